@@ -121,10 +121,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # one-hour visibility timeout only decides how soon a lost message is redelivered.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_ROUTES = {
-    "apps.jobs.*": {"queue": "jobs"},
+    "apps.jobs.tasks.jobs_drain": {"queue": "jobs"},
+    "apps.jobs.*": {"queue": "engine"},
     "apps.engine.*": {"queue": "engine"},
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # DESIGN §3: fires due timers and re-advances stalled instances every <= 2 s.
+    "engine-sweep": {"task": "apps.engine.tasks.sweep", "schedule": 2.0, "options": {"expires": 10}},
+    "jobs-sweep": {"task": "apps.jobs.tasks.jobs_sweep", "schedule": 10.0, "options": {"expires": 30}},
+}
+
+# --- Jobs --------------------------------------------------------------------------------
+OPSFLOW_JOB_DRAINERS = env.int("OPSFLOW_JOB_DRAINERS", default=4)
 
 CHANNEL_LAYERS = {
     "default": {

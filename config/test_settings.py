@@ -3,7 +3,11 @@
 import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsflow")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+# One Redis database per xdist worker, so that each worker's Celery queues and channel
+# groups are its own (the Postgres test database is per worker too).
+_xdist = os.environ.get("PYTEST_XDIST_WORKER", "")
+_redis_db = 9 + (int(_xdist[2:]) + 1 if _xdist.startswith("gw") else 0)
+os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_redis_db}")
 os.environ.setdefault("SECRET_KEY", "opsflow-test-secret-key-not-for-production")
 # Two keys so that key rotation is exercised; the first one encrypts.
 os.environ.setdefault(
@@ -12,7 +16,7 @@ os.environ.setdefault(
 )
 os.environ.setdefault("CHANNELS_PREFIX", "opsflow-test")
 
-from config.settings import *  # noqa: F403
+from config.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
