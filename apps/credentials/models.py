@@ -25,7 +25,17 @@ class Credential(OrganizationOwned):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="credential_unique_name")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"],
+                name="credential_unique_name",
+                violation_error_code="duplicate",
+                violation_error_message="A credential with this name already exists in this organization.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def __repr__(self) -> str:
+        return f"<Credential {self.pk}: {self.name} ({self.kind})>"

@@ -5,6 +5,7 @@ is covered by the tenancy matrix and the malformed-input sweep."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from apps.accounts.models import Membership, Organization
@@ -13,11 +14,33 @@ from apps.audit.services import audit_record
 from tests.factories import UserFactory
 
 Maker = Callable[[Organization], dict[str, str]]
+_serial = itertools.count(1)  # makers run once per method: each call makes a new object
 
 
 def _audit_event(org: Organization) -> dict[str, str]:
     event = audit_record(actor=None, action="contract.probe", organization=org, data={"probe": org.slug})
     return {"id": str(event.pk)}
+
+
+def _credential(org: Organization) -> dict[str, str]:
+    from apps.credentials.services import credential_create
+
+    credential = credential_create(
+        organization=org, actor=None, name=f"cred-{org.slug}-{next(_serial)}", kind="password", secret="contract-secret"
+    )
+    return {"id": str(credential.pk)}
+
+
+def _host(org: Organization) -> dict[str, str]:
+    from apps.inventory.services import host_create
+
+    return {"id": str(host_create(organization=org, actor=None, hostname=f"host-{org.slug}-{next(_serial)}").pk)}
+
+
+def _host_group(org: Organization) -> dict[str, str]:
+    from apps.inventory.services import host_group_create
+
+    return {"id": str(host_group_create(organization=org, actor=None, name=f"group-{org.slug}-{next(_serial)}").pk)}
 
 
 def _organization(org: Organization) -> dict[str, str]:
@@ -32,6 +55,9 @@ def _member(org: Organization) -> dict[str, str]:
 
 MAKERS: dict[str, Maker] = {
     "/api/audit/{id}/": _audit_event,
+    "/api/credentials/{id}/": _credential,
+    "/api/host-groups/{id}/": _host_group,
+    "/api/hosts/{id}/": _host,
     "/api/organizations/{slug}/": _organization,
     "/api/organizations/{slug}/members/": _organization,
     "/api/organizations/{slug}/members/{username}/": _member,
