@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import environ
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.inventory",
     "apps.credentials",
+    "apps.workflows",
     "apps.portal",
 ]
 
@@ -107,7 +109,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_SOCKET = VAR_DIR / "redis.sock"
 REDIS_URL = env.str("REDIS_URL", default=f"unix://{REDIS_SOCKET}?db=0")
 
-CELERY_BROKER_URL = REDIS_URL
+
+def _kombu_url(url: str) -> str:
+    """Kombu spells redis-py's unix://PATH?db=N as redis+socket://PATH?virtual_host=N."""
+    if not url.startswith("unix://"):
+        return url
+    parts = urlsplit(url)
+    db = parse_qs(parts.query).get("db", ["0"])[0]
+    return f"redis+socket://{parts.netloc}{parts.path}?virtual_host={db}"
+
+
+CELERY_BROKER_URL = _kombu_url(REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -133,6 +145,15 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Jobs --------------------------------------------------------------------------------
 OPSFLOW_JOB_DRAINERS = env.int("OPSFLOW_JOB_DRAINERS", default=4)
+OPSFLOW_JOBS_DIR = Path(env.str("OPSFLOW_JOBS_DIR", default=str(VAR_DIR / "jobs")))
+# Timeout and kill: SIGTERM to the job's process group, SIGKILL this much later.
+OPSFLOW_KILL_GRACE_SECONDS = env.float("OPSFLOW_KILL_GRACE_SECONDS", default=5.0)
+OPSFLOW_LOG_MAX_LINE = env.int("OPSFLOW_LOG_MAX_LINE", default=16384)
+OPSFLOW_JOB_LOG_LIMIT_BYTES = env.int("OPSFLOW_JOB_LOG_LIMIT_BYTES", default=10 * 1024 * 1024)
+# A running job whose worker has not reported for this long failed with WorkerLost.
+OPSFLOW_JOB_HEARTBEAT_TIMEOUT = env.int("OPSFLOW_JOB_HEARTBEAT_TIMEOUT", default=60)
+# A job still queued this long after it was dispatched failed (no jobs worker took it).
+OPSFLOW_JOB_QUEUE_TIMEOUT = env.int("OPSFLOW_JOB_QUEUE_TIMEOUT", default=30 * 60)
 
 CHANNEL_LAYERS = {
     "default": {

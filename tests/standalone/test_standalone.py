@@ -1,0 +1,128 @@
+"""`manage.py standalone` end to end: what `make run` gives someone on a fresh clone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.standalone.conftest import BASE_DIR, cmdline, process_tree, standalone_env, still_running
+
+pytestmark = pytest.mark.xdist_group("standalone")
+
+LOGIN_LINE = r"login:\s+admin / (\S+)"
+
+
+def admin_login(base_url: str, password: str) -> requests.Response:
+    session = requests.Session()
+    page = session.get(f"{base_url}admin/login/", timeout=10)
+    assert page.status_code == 200
+    return session.post(
+        f"{base_url}admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": session.cookies["csrftoken"], "username": "admin",
+              "password": password, "next": "/admin/"},
+        timeout=10,
+    )
+
+
+def is_admin_index(response: requests.Response, base_url: str) -> bool:
+    return response.status_code == 200 and response.url == f"{base_url}admin/" and 'id="logout-form"' in response.text
+
+
+def celery_pong(var_dir: Path, deadline: float) -> dict:
+    """Ask the workers through the private Redis, as an operator would."""
+    replies: dict = {}
+    while time.monotonic() < deadline:
+        result = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "config", "inspect", "ping", "--json", "-t", "1"],
+            cwd=BASE_DIR, env={**standalone_env(var_dir), "DJANGO_SETTINGS_MODULE": "config.settings"},
+            capture_output=True, text=True, timeout=30,
+        )
+        if result.returncode == 0:
+            replies = json.loads(result.stdout.strip().splitlines()[-1])
+            if {name.split("@")[0] for name in replies} >= {"engine", "jobs"}:
+                return replies
+        time.sleep(0.5)
+    return replies
+
+
+def db_rows(var_dir: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(var_dir / "opsflow.sqlite3") as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_fresh_start_serves_admin_runs_workers_and_stops_cleanly_on_sigint(run_standalone, var_dir):
+    standalone = run_standalone()
+    assert standalone.wait_ready() == standalone.base_url
+    password = standalone.wait_for(LOGIN_LINE).group(1)
+
+    # Secrets were generated for the fresh clone, readable by the owner only.
+    for name in ("secret_key", "encryption_keys"):
+        assert (var_dir / name).stat().st_mode & 0o777 == 0o600
+    assert (var_dir / "redis.sock").is_socket()
+    assert is_admin_index(admin_login(standalone.base_url, password), standalone.base_url)
+    assert not is_admin_index(admin_login(standalone.base_url, password + "x"), standalone.base_url)
+
+    replies = celery_pong(var_dir, deadline=time.monotonic() + 30)
+    assert {name.split("@")[0] for name in replies} == {"engine", "jobs"}, standalone.output
+    children = process_tree(standalone.process.pid)
+    commands = " ".join(cmdline(pid) for pid, _ in children)
+    for needle in ("redis-server", "uvicorn config.asgi:application", "engine@", "jobs@", "celery -A config beat"):
+        assert needle in commands
+
+    assert standalone.stop(signal.SIGINT, timeout=30) == 0, standalone.output
+    assert not still_running(children)
+    assert standalone.output.splitlines()[-1] == "opsflow: stopped"
+    assert not (var_dir / "redis.sock").exists()  # the private Redis shut down, not killed
+
+
+def test_second_start_keeps_data_and_password_and_prints_no_new_one(run_standalone, var_dir):
+    first = run_standalone("--no-workers")
+    first.wait_ready()
+    password = first.wait_for(LOGIN_LINE).group(1)
+    assert "created superuser admin, organization demo" in first.output
+    assert first.stop(signal.SIGTERM) == 0, first.output
+
+    second = run_standalone("--no-workers")
+    second.wait_ready()
+    commands = " ".join(cmdline(pid) for pid, _ in process_tree(second.process.pid))
+    assert "uvicorn" in commands and "celery" not in commands
+    assert password not in second.output
+    assert "created" not in second.output
+    assert "login:      admin (password printed on the first start" in second.output
+    assert is_admin_index(admin_login(second.base_url, password), second.base_url)
+    assert second.stop(signal.SIGINT) == 0, second.output
+
+    assert db_rows(var_dir, "SELECT count(*) FROM accounts_organization") == [(1,)]
+    assert db_rows(var_dir, "SELECT username, is_superuser, is_staff FROM auth_user WHERE is_superuser") == [
+        ("admin", 1, 1)
+    ]
+    assert db_rows(
+        var_dir,
+        "SELECT o.slug, m.role FROM accounts_membership m JOIN accounts_organization o ON o.id = m.organization_id",
+    ) == [("demo", "owner")]
+    assert db_rows(var_dir, "SELECT hostname, connection, primary_ip FROM inventory_host") == [
+        ("localhost", "local", "127.0.0.1")
+    ]
+
+
+def test_a_child_that_dies_is_reported_and_everything_stops(run_standalone):
+    standalone = run_standalone()
+    standalone.wait_ready()
+    worker = standalone.child_pid("engine@")
+    children = process_tree(standalone.process.pid)
+
+    os.kill(worker, signal.SIGKILL)
+
+    assert standalone.wait(timeout=30) != 0
+    assert "opsflow: worker was killed by signal SIGKILL (status -9); stopping" in standalone.output
+    assert "CommandError: worker was killed by signal SIGKILL" in standalone.output
+    assert not still_running(children)
