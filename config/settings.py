@@ -55,6 +55,11 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.credentials",
     "apps.workflows",
+    "apps.engine",
+    "apps.jobs",
+    "apps.approvals",
+    "apps.automation",
+    "apps.notifications",
     "apps.portal",
 ]
 

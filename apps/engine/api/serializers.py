@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.core.api import StrictSerializerMixin
+from apps.engine.models import StepExecution, WorkflowInstance
+from apps.jobs.models import Job, LogLine
+
+REDACTED = "***"
+
+
+def duration(start: Any, end: Any) -> float | None:
+    return round((end - start).total_seconds(), 3) if start and end else None
+
+
+class JobOutput(serializers.ModelSerializer):
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = ["id", "hostname", "attempt", "status", "exit_code", "is_canary", "error_class", "error_message",
+                  "started_at", "finished_at", "duration_seconds", "output"]
+
+    def get_duration_seconds(self, obj: Job) -> float | None:
+        return duration(obj.started_at, obj.finished_at)
+
+
+class StepOutput(serializers.ModelSerializer):
+    duration_seconds = serializers.SerializerMethodField()
+    jobs = JobOutput(many=True, read_only=True)
+
+    class Meta:
+        model = StepExecution
+        fields = ["step_id", "step_type", "status", "attempt", "wait_reason", "parallel_id", "branch", "started_at",
+                  "finished_at", "duration_seconds", "error_class", "error_message", "output", "result", "jobs"]
+
+    def get_duration_seconds(self, obj: StepExecution) -> float | None:
+        return duration(obj.started_at, obj.finished_at)
+
+
+class InstanceListOutput(serializers.ModelSerializer):
+    triggered_by = serializers.CharField(source="triggered_by.username", default=None)
+    duration_seconds = serializers.SerializerMethodField()
+    workflow = serializers.IntegerField(source="definition_id", allow_null=True)
+
+    class Meta:
+        model = WorkflowInstance
+        fields = ["id", "workflow", "workflow_name", "version_number", "status", "pause_reason", "status_message",
+                  "error_class", "error_message", "trigger", "triggered_by", "parent", "rerun_of", "scheduled_for",
+                  "created_at", "started_at", "finished_at", "duration_seconds"]
+
+    def get_duration_seconds(self, obj: WorkflowInstance) -> float | None:
+        return duration(obj.started_at, obj.finished_at)
+
+
+class InstanceOutput(InstanceListOutput):
+    variables = serializers.SerializerMethodField()
+    hosts = serializers.SerializerMethodField()
+    steps = StepOutput(many=True, read_only=True)
+
+    class Meta(InstanceListOutput.Meta):
+        fields = [*InstanceListOutput.Meta.fields, "variables", "hosts", "trigger_data", "timeout_at", "steps"]
+
+    def get_variables(self, obj: WorkflowInstance) -> dict[str, Any]:
+        sensitive = {v["name"] for v in obj.snapshot.get("variables", []) if v.get("sensitive")}
+        return {**obj.variables, **{name: REDACTED for name in sensitive}}
+
+    def get_hosts(self, obj: WorkflowInstance) -> list[dict[str, Any]]:
+        return [{"id": t.get("id"), "hostname": t["hostname"], "primary_ip": t.get("primary_ip")} for t in obj.targets]
+
+
+class LogLineOutput(serializers.ModelSerializer):
+    step = serializers.CharField(source="step_id")
+
+    class Meta:
+        model = LogLine
+        fields = ["seq", "step", "host", "stream", "ts", "line"]
+
+
+class CancelInput(StrictSerializerMixin, serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["standard", "force", "kill"], default="standard")
+    cleanup = serializers.BooleanField(default=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class LogQueryInput(serializers.Serializer):
+    after = serializers.IntegerField(required=False, min_value=0, default=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=10_000, default=1000)
+    step = serializers.CharField(required=False, allow_blank=True)
+    host = serializers.CharField(required=False, allow_blank=True)
+    stream = serializers.CharField(required=False, allow_blank=True)
+    q = serializers.CharField(required=False, allow_blank=True, max_length=500)

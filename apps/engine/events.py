@@ -1,0 +1,64 @@
+"""Status notifications to live viewers (DESIGN §8), sent after commit.
+
+The channel layer is only a notification path: a viewer that misses a message reloads the
+state from the API, so a failed send is logged and dropped, never retried here.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def instance_group(instance_id: int) -> str:
+    return f"instance.{instance_id}"
+
+
+def _send(instance_id: int, events: list[dict[str, Any]]) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None or not events:
+        return
+    try:
+        async_to_sync(layer.group_send)(instance_group(instance_id), {"type": "engine.events", "events": events})
+    except Exception:  # the database is the source of truth; viewers backfill
+        logger.warning("could not publish %d events for instance %s", len(events), instance_id, exc_info=True)
+
+
+def publish(instance_id: int, events: list[dict[str, Any]]) -> None:
+    if events:
+        transaction.on_commit(partial(_send, instance_id, events))
+
+
+def step_event(step: Any) -> dict[str, Any]:
+    return {
+        "type": "step",
+        "step": step.step_id,
+        "status": step.status,
+        "attempt": step.attempt,
+        "wait_reason": step.wait_reason,
+        "error_class": step.error_class,
+        "started_at": step.started_at.isoformat() if step.started_at else None,
+        "finished_at": step.finished_at.isoformat() if step.finished_at else None,
+    }
+
+
+def instance_event(instance: Any) -> dict[str, Any]:
+    return {
+        "type": "instance",
+        "status": instance.status,
+        "pause_reason": instance.pause_reason,
+        "error_class": instance.error_class,
+        "finished_at": instance.finished_at.isoformat() if instance.finished_at else None,
+    }
+
+
+def instance_changed(instance: Any) -> None:
+    publish(instance.pk, [instance_event(instance)])

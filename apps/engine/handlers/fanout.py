@@ -1,0 +1,143 @@
+"""command and script: one job per target host, with max_parallel and a canary.
+
+The step's `result` keeps small counters only (never per-host lists), so a 10,000-host
+step costs a few aggregate queries per advance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from django.db.models import Count
+
+from apps.engine.errors import ErrorClass
+from apps.engine.handlers.base import EngineStep
+from apps.engine.runtime import Outcome, StepRun
+from apps.engine.states import INSTANCE_CANCELING
+from apps.jobs.dispatch import jobs_cancel_queued, jobs_create
+from apps.jobs.models import JOB_ACTIVE, Job, JobStatus
+
+FAILURE_PREVIEW = 5
+
+
+class FanoutStep(EngineStep):
+    def start(self, run: StepRun) -> Outcome:
+        hosts = self.attempt_hosts(run)
+        if not hosts:
+            return Outcome.failed(ErrorClass.CONFIG_ERROR, "The instance has no target hosts for this step.")
+        canary = self.canary_size(run, len(hosts)) if run.step.attempt == 1 else 0
+        result: dict[str, Any] = {"hosts_total": len(hosts), "dispatched": 0, "canary": None}
+        if canary:
+            threshold = run.definition.get("canary_success_threshold") or 80
+            result["canary"] = {"hosts": canary, "threshold": threshold, "state": "running"}
+        run.step.result = {**run.step.result, **result}
+        self.dispatch(run, hosts, canary or self.capacity(run, active=0))
+        return Outcome.running(**run.step.result)
+
+    def on_event(self, run: StepRun) -> Outcome | None:
+        step = run.step
+        counts = dict(
+            Job.objects.filter(step_execution=step, attempt=step.attempt)
+            .values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        active = sum(counts.get(status, 0) for status in JOB_ACTIVE)
+        done = sum(counts.values()) - active
+        result = dict(step.result)
+        result["jobs"] = counts
+        canary = result.get("canary")
+        if canary and canary["state"] == "running":
+            if active:
+                return Outcome.running(**result)
+            rate = 100.0 * counts.get(JobStatus.SUCCEEDED, 0) / max(done, 1)
+            canary.update(success_rate=round(rate, 1))
+            if rate < canary["threshold"]:
+                canary["state"] = "failed"
+                return Outcome.failed(
+                    ErrorClass.CANARY_FAILED,
+                    f"Canary failed: {rate:.0f}% of {done} canary host(s) succeeded, "
+                    f"{canary['threshold']}% needed; the other hosts were not touched.",
+                    **result,
+                )
+            canary["state"] = "passed"
+        hosts_total = result["hosts_total"]
+        if result["dispatched"] < hosts_total and run.instance.status not in INSTANCE_CANCELING:
+            capacity = self.capacity(run, active=active)
+            if capacity > 0:
+                step.result = result
+                self.dispatch(run, self.attempt_hosts(run), capacity)
+                return Outcome.running(**step.result)
+        if active or result["dispatched"] < hosts_total:
+            return Outcome.running(**result)
+        return self.finish(run, result)
+
+    def stop(self, run: StepRun, mode: str) -> None:
+        from apps.jobs.services import jobs_request_stop
+
+        jobs_cancel_queued(step=run.step)
+        if mode in ("term", "kill"):
+            jobs_request_stop(instance_id=run.instance.pk, mode=mode, step_id=run.step.step_id)
+
+    # --- helpers --------------------------------------------------------------------
+    def attempt_hosts(self, run: StepRun) -> list[dict[str, Any]]:
+        """Every target on the first attempt; on a retry, the hosts that did not succeed."""
+        targets = run.instance.targets
+        if run.step.attempt <= 1:
+            return targets
+        succeeded = set(
+            Job.objects.filter(step_execution=run.step, status=JobStatus.SUCCEEDED).values_list("hostname", flat=True)
+        )
+        return [host for host in targets if host["hostname"] not in succeeded]
+
+    def canary_size(self, run: StepRun, hosts: int) -> int:
+        percentage = run.definition.get("canary_percentage")
+        if not percentage or hosts < 2:
+            return 0
+        return min(hosts, max(1, math.ceil(hosts * float(percentage) / 100.0)))
+
+    def capacity(self, run: StepRun, *, active: int) -> int:
+        limit = run.spec.get("max_parallel")
+        return max(int(limit) - active, 0) if limit else 1 << 30
+
+    def dispatch(self, run: StepRun, hosts: list[dict[str, Any]], count: int) -> None:
+        step = run.step
+        start = step.result.get("dispatched", 0)
+        batch = hosts[start : start + count]
+        if not batch:
+            return
+        canary = bool(step.result.get("canary")) and step.result["canary"]["state"] == "running"
+        jobs_create(
+            step=step,
+            hosts=batch,
+            attempt=step.attempt,
+            timeout_seconds=run.spec.get("timeout_seconds"),
+            canary=canary,
+        )
+        step.result = {**step.result, "dispatched": start + len(batch)}
+
+    def finish(self, run: StepRun, result: dict[str, Any]) -> Outcome:
+        jobs = list(
+            Job.objects.filter(step_execution=run.step, attempt=run.step.attempt)
+            .order_by("id")
+            .values("hostname", "status", "exit_code", "error_class", "error_message", "output")
+        )
+        failed = [job for job in jobs if job["status"] != JobStatus.SUCCEEDED]
+        output = next((job["output"] for job in jobs if job["output"] is not None), None)
+        exit_codes = [job["exit_code"] for job in jobs if job["exit_code"] is not None]
+        result["exit_code"] = next((job["exit_code"] for job in failed if job["exit_code"] is not None),
+                                   exit_codes[0] if exit_codes else None)
+        if not failed:
+            return Outcome.succeeded(output=output, **result)
+        classes = Counter(job["error_class"] or "Canceled" for job in failed)
+        error_class = classes.most_common(1)[0][0]
+        preview = ", ".join(
+            f"{job['hostname']} ({job['error_class'] or job['status']}: {job['error_message'][:120]})"
+            for job in failed[:FAILURE_PREVIEW]
+        )
+        more = f" and {len(failed) - FAILURE_PREVIEW} more" if len(failed) > FAILURE_PREVIEW else ""
+        outcome = Outcome.failed(error_class, f"{len(failed)} of {len(jobs)} host(s) failed: {preview}{more}", **result)
+        outcome.output = output
+        return outcome

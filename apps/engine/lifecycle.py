@@ -1,0 +1,187 @@
+"""How an instance ends, holds, pauses, times out and is canceled; timers.
+
+Called by `Engine` with the instance row locked. Side effects that leave the process are
+scheduled with `transaction.on_commit`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.engine.models import PamSession, StepExecution, Timer, WorkflowInstance
+from apps.engine.states import (
+    INSTANCE_TERMINAL,
+    STEP_ACTIVE,
+    InstanceStatus,
+    PauseReason,
+    StepStatus,
+    instance_transition,
+    step_transition,
+)
+
+if TYPE_CHECKING:
+    from apps.engine.advance import Engine
+
+# Timers due sooner than this also get a Celery countdown (the fast path); longer waits
+# rely on the sweeper only, because a long countdown on Redis is delivered twice.
+FAST_PATH_SECONDS = 5
+
+
+def timer_add(
+    instance: WorkflowInstance,
+    *,
+    kind: str,
+    due_at: datetime,
+    step: StepExecution | None = None,
+    data: dict[str, Any] | None = None,
+) -> Timer:
+    timer = Timer.objects.create(instance=instance, step=step, kind=kind, due_at=due_at, data=data or {})
+    delay = (due_at - timezone.now()).total_seconds()
+    if delay <= FAST_PATH_SECONDS:
+        from apps.engine.tasks import timer_fire_task
+
+        transaction.on_commit(partial(timer_fire_task.apply_async, args=[timer.pk], countdown=max(delay, 0)))
+    return timer
+
+
+def advance_hint(instance_id: int | None) -> None:
+    """Ask for an advance of another instance (e.g. a parent) after this transaction."""
+    if instance_id is None:
+        return
+    from apps.engine.tasks import instance_advance_hint
+
+    transaction.on_commit(partial(instance_advance_hint, instance_id))
+
+
+def kill_switch_blocks(engine: Engine) -> bool:
+    """Instances running when the switch went on stop at their next step boundary."""
+    if engine.kill_switch is None:
+        from apps.automation.selectors import kill_switch_engaged
+
+        engine.kill_switch = kill_switch_engaged(
+            organization_id=engine.instance.organization_id, definition_id=engine.instance.definition_id
+        )
+    return engine.kill_switch
+
+
+def has_running_work(engine: Engine) -> bool:
+    from apps.jobs.models import JOB_ACTIVE, Job
+
+    if Job.objects.filter(instance=engine.instance, status__in=JOB_ACTIVE).exists():
+        return True
+    return engine.instance.children.exclude(status__in=INSTANCE_TERMINAL).exists()
+
+
+def successors(spec: dict[str, Any]) -> list[str]:
+    from apps.steps.registry import step_type
+
+    return [edge for edge in step_type(spec["type"]).next_ids(spec) if edge]
+
+
+def mark_unreachable(engine: Engine, step: StepExecution) -> None:
+    """Every step downstream of `step` that never ran is `unreachable` (never executed)."""
+    queue = deque(successors(engine.specs[step.step_id]))
+    seen: set[str] = set()
+    while queue:
+        step_id = queue.popleft()
+        if step_id in seen or step_id not in engine.specs:
+            continue
+        seen.add(step_id)
+        if step_id not in engine.steps:
+            row = StepExecution.objects.create(
+                instance=engine.instance, step_id=step_id, step_type=engine.specs[step_id]["type"]
+            )
+            step_transition(row, StepStatus.UNREACHABLE)
+            engine.steps[step_id] = row
+        queue.extend(successors(engine.specs[step_id]))
+
+
+def stop_active_steps(engine: Engine, *, mode: str) -> None:
+    """Stop every active step's side effects and mark it canceled."""
+    from apps.steps.registry import step_type
+
+    for step in list(engine.steps.values()):
+        if step.status in STEP_ACTIVE:
+            step_type(step.step_type).stop(engine.handler_run(step), mode)
+            step_transition(step, StepStatus.CANCELED)
+
+
+def finish(engine: Engine, status: str, *, error_class: str = "", error_message: str = "", actor: Any = None) -> None:
+    instance = engine.instance
+    instance_transition(instance, status, error_class=error_class, error_message=error_message[:10_000])
+    close_pam_sessions(instance, reason=status)
+    Timer.objects.filter(instance=instance, fired_at__isnull=True).delete()
+    from apps.approvals.services import approvals_cancel_for_instance
+
+    approvals_cancel_for_instance(instance=instance)
+    audit_record(
+        actor=actor,
+        action=f"instance.{status}",
+        target=instance,
+        data={"error_class": error_class, "error_message": error_message[:500]} if error_class else {},
+    )
+    advance_hint(instance.parent_id)
+
+
+def succeed(engine: Engine) -> None:
+    finish(engine, InstanceStatus.SUCCEEDED)
+
+
+def end_with_step(engine: Engine, step: StepExecution) -> None:
+    """A failed or rejected step nobody routes: the instance ends the same way."""
+    mark_unreachable(engine, step)
+    status = InstanceStatus.REJECTED if step.status == StepStatus.REJECTED else InstanceStatus.FAILED
+    stop_active_steps(engine, mode="term")
+    finish(
+        engine,
+        status,
+        error_class=step.error_class,
+        error_message=f"Step '{step.step_id}' {step.status}: {step.error_message}".strip(),
+    )
+
+
+def hold(engine: Engine, step: StepExecution) -> None:
+    """hold_on_failure: wait for an operator to retry or skip the step, or to cancel."""
+    instance = engine.instance
+    target = InstanceStatus.PAUSING if has_running_work(engine) else InstanceStatus.PAUSED
+    instance_transition(
+        instance,
+        target,
+        pause_reason=PauseReason.STEP_FAILED,
+        status_message=f"Step '{step.step_id}' failed: {step.error_message}"[:500],
+    )
+
+
+def time_out(engine: Engine) -> None:
+    from apps.jobs.services import jobs_request_stop
+
+    jobs_request_stop(instance_id=engine.instance.pk, mode="kill")
+    stop_active_steps(engine, mode="kill")
+    seconds = engine.instance.snapshot.get("default_timeout_seconds")
+    finish(
+        engine,
+        InstanceStatus.TIMEOUT,
+        error_class="Timeout",
+        error_message=f"The workflow did not finish within its timeout of {seconds} seconds.",
+    )
+
+
+def progress_cancel(engine: Engine) -> None:
+    """Carry a cancel forward; `canceled` once no job of the instance is active."""
+    from apps.engine.cancel import cancel_progress
+
+    cancel_progress(engine)
+
+
+def close_pam_sessions(instance: WorkflowInstance, *, reason: str) -> int:
+    now = timezone.now()
+    return PamSession.objects.filter(instance=instance, closed_at__isnull=True).update(
+        closed_at=now, close_reason=reason, updated_at=now
+    )

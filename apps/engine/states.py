@@ -1,0 +1,144 @@
+"""Instance and step statuses and the transition table (DESIGN §5, STYLE rule 3).
+
+This module is the only code that assigns `WorkflowInstance.status` and
+`StepExecution.status`. A transition not in the table raises `IllegalTransition`, a bug
+in the caller, never something a user can cause: user-facing refusals are checked by the
+services before they get here and raised as `TransitionNotAllowed` (409).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+
+class InstanceStatus(models.TextChoices):
+    SCHEDULED = "scheduled"
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    CANCELING = "canceling"
+    FORCE_CANCELING = "force_canceling"
+    KILL_CANCELING = "kill_canceling"
+    CANCELED = "canceled"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
+    TERMINATED = "terminated"
+
+
+class PauseReason(models.TextChoices):
+    OPERATOR = "operator"
+    KILL_SWITCH = "kill_switch"
+    RETRY_DELAY = "retry_delay"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DELAY = "delay"
+    STEP_FAILED = "step_failed"
+
+
+class StepStatus(models.TextChoices):
+    PENDING = "pending"
+    WAITING = "waiting"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    UNREACHABLE = "unreachable"
+
+
+I = InstanceStatus  # noqa: E741 - local shorthand for the table below
+S = StepStatus
+
+INSTANCE_TERMINAL = frozenset({I.CANCELED, I.SUCCEEDED, I.FAILED, I.REJECTED, I.TIMEOUT, I.TERMINATED})
+INSTANCE_CANCELING = frozenset({I.CANCELING, I.FORCE_CANCELING, I.KILL_CANCELING})
+INSTANCE_ACTIVE = frozenset({I.PENDING, I.RUNNING, I.PAUSING}) | INSTANCE_CANCELING
+STEP_DONE = frozenset({S.SUCCEEDED, S.FAILED, S.SKIPPED, S.CANCELED, S.REJECTED, S.UNREACHABLE})
+STEP_ACTIVE = frozenset({S.PENDING, S.WAITING, S.RUNNING})
+STEP_OK = frozenset({S.SUCCEEDED, S.SKIPPED})
+
+_ENDINGS = {I.SUCCEEDED, I.FAILED, I.REJECTED, I.TIMEOUT, I.TERMINATED, I.CANCELED}
+INSTANCE_TRANSITIONS: dict[str, frozenset[str]] = {
+    I.SCHEDULED: frozenset({I.PENDING, I.CANCELED, I.TERMINATED}),
+    I.PENDING: frozenset({I.RUNNING, I.CANCELING, I.FORCE_CANCELING, I.KILL_CANCELING} | _ENDINGS),
+    I.RUNNING: frozenset({I.PAUSING, I.PAUSED} | INSTANCE_CANCELING | _ENDINGS),
+    I.PAUSING: frozenset({I.RUNNING, I.PAUSED} | INSTANCE_CANCELING | _ENDINGS),
+    I.PAUSED: frozenset({I.RUNNING} | INSTANCE_CANCELING | _ENDINGS),
+    I.CANCELING: frozenset({I.FORCE_CANCELING, I.KILL_CANCELING, I.CANCELED, I.TERMINATED, I.TIMEOUT}),
+    I.FORCE_CANCELING: frozenset({I.KILL_CANCELING, I.CANCELED, I.TERMINATED}),
+    I.KILL_CANCELING: frozenset({I.CANCELED, I.TERMINATED}),
+    # A kill may still be sent to a canceled instance whose jobs outlived it.
+    I.CANCELED: frozenset({I.KILL_CANCELING}),
+    # Retry instance: the same instance resumes at the failed step.
+    I.FAILED: frozenset({I.RUNNING}),
+    I.SUCCEEDED: frozenset(),
+    I.REJECTED: frozenset(),
+    I.TIMEOUT: frozenset(),
+    I.TERMINATED: frozenset(),
+}
+
+STEP_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.RUNNING, S.WAITING} | STEP_DONE),
+    S.WAITING: frozenset({S.RUNNING, S.PENDING} | STEP_DONE),
+    S.RUNNING: frozenset({S.WAITING} | STEP_DONE),
+    # Retry (back to pending) and skip after a failure; retry after cancel/reject is re-run.
+    S.FAILED: frozenset({S.PENDING, S.SKIPPED, S.UNREACHABLE}),
+    S.CANCELED: frozenset({S.PENDING}),
+    S.SUCCEEDED: frozenset(),
+    S.SKIPPED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.UNREACHABLE: frozenset({S.PENDING}),
+}
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+def _move(obj: Any, table: dict[str, frozenset[str]], to: str, fields: dict[str, Any]) -> list[str]:
+    current = obj.status
+    if to != current and to not in table[current]:
+        raise IllegalTransition(f"{type(obj).__name__} {obj.pk}: {current} -> {to} is not allowed")
+    obj.status = to
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    return ["status", *fields]
+
+
+def instance_transition(instance: Any, to: str, **fields: Any) -> list[str]:
+    """Move an instance (already locked by the caller) and return the changed field names.
+
+    Ending states stamp `finished_at`; leaving a paused/waiting state clears `pause_reason`
+    unless the caller sets one."""
+    if to in INSTANCE_TERMINAL and instance.finished_at is None:
+        fields.setdefault("finished_at", timezone.now())
+    if to == I.RUNNING and instance.started_at is None:
+        fields.setdefault("started_at", timezone.now())
+    if to == I.RUNNING and instance.status == I.FAILED:
+        fields.setdefault("finished_at", None)
+        fields.setdefault("error_class", "")
+        fields.setdefault("error_message", "")
+    if to not in (I.PAUSED, I.PAUSING, I.RUNNING):
+        fields.setdefault("pause_reason", "")
+    changed = _move(instance, INSTANCE_TRANSITIONS, to, fields)
+    instance.save(update_fields=[*changed, "updated_at"])
+    return changed
+
+
+def step_transition(step: Any, to: str, **fields: Any) -> list[str]:
+    now = timezone.now()
+    if to in (S.RUNNING, S.WAITING) and step.started_at is None:
+        fields.setdefault("started_at", now)
+    if to in STEP_DONE:
+        fields.setdefault("finished_at", now)
+    if to == S.PENDING:
+        fields.setdefault("finished_at", None)
+        fields.setdefault("started_at", None)
+    changed = _move(step, STEP_TRANSITIONS, to, fields)
+    step.save(update_fields=[*changed, "updated_at"])
+    return changed

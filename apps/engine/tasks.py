@@ -1,0 +1,67 @@
+"""Celery entry points: thin, id-only, safe to run twice (STYLE rule 4)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import cache
+
+import redis
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from apps.engine.advance import advance
+from apps.engine.models import WorkflowInstance
+from apps.engine.states import INSTANCE_ACTIVE
+from apps.engine.timers import due_timer_ids, timer_fire
+
+logger = logging.getLogger(__name__)
+HINT_TTL_SECONDS = 10
+STALE_AFTER = timedelta(seconds=30)
+
+TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@shared_task(name="apps.engine.tasks.instance_advance", **TASK_OPTIONS)
+def instance_advance(instance_id: int) -> None:
+    _redis().delete(f"opsflow:advance:{instance_id}")
+    advance(instance_id)
+
+
+def instance_advance_hint(instance_id: int) -> None:
+    """Enqueue an advance unless one is already queued: a burst of job completions on one
+    instance costs one task. If that message is lost the key expires and the sweeper
+    re-advances the instance (it has work but no progress)."""
+    try:
+        first = _redis().set(f"opsflow:advance:{instance_id}", 1, nx=True, ex=HINT_TTL_SECONDS)
+    except redis.RedisError:
+        first = True
+    if first:
+        instance_advance.delay(instance_id)
+
+
+@shared_task(name="apps.engine.tasks.timer_fire_task", **TASK_OPTIONS)
+def timer_fire_task(timer_id: int) -> None:
+    timer_fire(timer_id=timer_id)
+
+
+@shared_task(name="apps.engine.tasks.sweep", **TASK_OPTIONS)
+def sweep() -> None:
+    """The beat tick: fire due timers, re-advance instances with no recent progress."""
+    for timer_id in due_timer_ids():
+        try:
+            timer_fire(timer_id=timer_id)
+        except Exception:
+            logger.exception("timer %s failed to fire", timer_id)
+    stale = WorkflowInstance.objects.filter(
+        status__in=INSTANCE_ACTIVE, progressed_at__lt=timezone.now() - STALE_AFTER
+    ).values_list("pk", flat=True)[:200]
+    for instance_id in stale:
+        WorkflowInstance.objects.filter(pk=instance_id).update(progressed_at=timezone.now())
+        instance_advance_hint(instance_id)

@@ -1,0 +1,181 @@
+"""Watching one running job: output batches, timeout, stop requests, heartbeats, kills.
+
+Everything that touches the database (on_lines, should_stop, heartbeat) runs in the
+supervising thread only; the reader threads just fill the collector's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import time
+
+from apps.jobs.executors.base import Heartbeat, JobSpec, OnLines, OutputLine, ShouldStop
+from apps.jobs.executors.output import OutputCollector, now_utc
+from apps.jobs.executors.process import group_alive, group_members, signal_group, wait_group_gone
+from apps.jobs.models import LogStream, StopRequest
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.075
+FLUSH_LINES = 500
+POLL_SECONDS = 0.05
+STOP_POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 5.0
+# After the main process exits, how long its pipes may stay open or its background
+# children may live before they are stopped.
+LEFTOVER_SECONDS = 0.5
+# A process that survives SIGKILL this long (uninterruptible sleep, or one that left the
+# group with setsid while holding our pipes) is reported and no longer waited for.
+ABANDON_SECONDS = 5.0
+VERIFY_SECONDS = 2.0
+
+
+class Supervision:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        collector: OutputCollector,
+        *,
+        spec: JobSpec,
+        grace: float,
+        on_lines: OnLines,
+        should_stop: ShouldStop,
+        heartbeat: Heartbeat,
+    ) -> None:
+        self.process, self.collector, self.grace = process, collector, grace
+        self.on_lines, self.should_stop, self.heartbeat = on_lines, should_stop, heartbeat
+        self.pgid = process.pid
+        now = time.monotonic()
+        self.deadline = now + spec.timeout_seconds if spec.timeout_seconds else None
+        self.timeout_seconds = spec.timeout_seconds
+        self.next_stop_poll = now + STOP_POLL_SECONDS
+        self.next_heartbeat = now + HEARTBEAT_SECONDS
+        self.stop_mode = ""
+        self.timed_out = False
+        self.leftovers = False
+        self.exited_at: float | None = None
+        self.term_sent_at: float | None = None
+        self.kill_sent_at: float | None = None
+        self.batch: list[OutputLine] = []
+        self.batch_started = 0.0
+
+    def run(self) -> None:
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.collector.start(LogStream.STDOUT, self.process.stdout)
+        self.collector.start(LogStream.STDERR, self.process.stderr)
+        while not self._finished():
+            self._pump()
+            now = time.monotonic()
+            self._check_timeout(now)
+            self._check_stop(now)
+            self._escalate(now)
+            self._beat(now)
+        if self.term_sent_at is not None:
+            self._verify()
+        self._flush()
+
+    def ensure_gone(self) -> None:
+        """Last resort (also on an error in a callback): nothing of the job survives us."""
+        if group_alive(self.pgid):
+            signal_group(self.pgid, signal.SIGKILL)
+        if self.process.poll() is None:
+            try:
+                self.process.wait(timeout=VERIFY_SECONDS)
+            except subprocess.TimeoutExpired:
+                logger.error("job process %s survived SIGKILL", self.pgid)
+
+    # --- the loop ----------------------------------------------------------------------
+    def _finished(self) -> bool:
+        now = time.monotonic()
+        if self.exited_at is None:
+            if self.process.poll() is None:
+                return self._abandoned(now)
+            self.exited_at = now
+        if self.collector.done and not group_alive(self.pgid):
+            return True
+        if self.term_sent_at is None and now - self.exited_at >= LEFTOVER_SECONDS:
+            self.leftovers = True
+            self._terminate(now, "The job's main process exited; stopping the background processes it left running.")
+        return self._abandoned(now)
+
+    def _abandoned(self, now: float) -> bool:
+        if self.kill_sent_at is None or now - self.kill_sent_at < ABANDON_SECONDS:
+            return False
+        self._system(f"Gave up waiting for the job's processes {ABANDON_SECONDS:.0f} s after SIGKILL.")
+        return True
+
+    def _pump(self) -> None:
+        if self.batch:
+            wait = max(0.0, min(POLL_SECONDS, self.batch_started + FLUSH_SECONDS - time.monotonic()))
+        else:
+            wait = POLL_SECONDS
+        lines = self.collector.take(wait, FLUSH_LINES - len(self.batch))
+        if lines:
+            if not self.batch:
+                self.batch_started = time.monotonic()
+            self.batch.extend(lines)
+        due = self.batch and time.monotonic() - self.batch_started >= FLUSH_SECONDS
+        if len(self.batch) >= FLUSH_LINES or due:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.batch:
+            batch, self.batch = self.batch, []
+            self.on_lines(batch)
+
+    def _system(self, text: str) -> None:
+        if not self.batch:
+            self.batch_started = time.monotonic()
+        self.batch.append(OutputLine(LogStream.SYSTEM, text, now_utc()))
+
+    # --- timeout, stop, kill ---------------------------------------------------------
+    def _check_timeout(self, now: float) -> None:
+        ending = self.term_sent_at is not None or self.exited_at is not None
+        if self.deadline is None or now < self.deadline or ending:
+            return
+        self.timed_out = True
+        self._terminate(now, f"Timeout: the job ran longer than {self.timeout_seconds} s.")
+
+    def _check_stop(self, now: float) -> None:
+        if now < self.next_stop_poll or self.exited_at is not None or self.stop_mode or self.timed_out:
+            return
+        self.next_stop_poll = now + STOP_POLL_SECONDS
+        try:
+            mode = self.should_stop()
+        except Exception:  # a database blip must not kill or orphan the job
+            logger.warning("could not read the stop request of job group %s", self.pgid, exc_info=True)
+            return
+        if mode in (StopRequest.TERM, StopRequest.KILL):
+            self.stop_mode = mode
+            self._terminate(now, f"Stop requested ({mode}).")
+
+    def _terminate(self, now: float, reason: str) -> None:
+        self.term_sent_at = now
+        self._system(f"{reason} Sending SIGTERM to the job's process group; SIGKILL follows in {self.grace:g} s.")
+        signal_group(self.pgid, signal.SIGTERM)
+
+    def _escalate(self, now: float) -> None:
+        if self.term_sent_at is None or self.kill_sent_at is not None or now < self.term_sent_at + self.grace:
+            return
+        self.kill_sent_at = now
+        if group_alive(self.pgid):
+            signal_group(self.pgid, signal.SIGKILL)
+            self._system("The job's processes were still running after SIGTERM; sent SIGKILL.")
+
+    def _verify(self) -> None:
+        if wait_group_gone(self.pgid, VERIFY_SECONDS):
+            self._system("Verified: no process of the job is still running.")
+        else:
+            pids = ", ".join(map(str, group_members(self.pgid)))
+            self._system(f"Warning: processes of the job are still running after SIGKILL: {pids}.")
+
+    def _beat(self, now: float) -> None:
+        if now < self.next_heartbeat:
+            return
+        self.next_heartbeat = now + HEARTBEAT_SECONDS
+        try:
+            self.heartbeat()
+        except Exception:
+            logger.warning("heartbeat of job group %s failed", self.pgid, exc_info=True)

@@ -1,0 +1,209 @@
+"""Every change of a job's state: claim, heartbeat, finish, stop, stale sweep.
+
+Lock order (STYLE rule 2): instance -> step execution -> job. These functions lock only
+job rows, so the engine may call jobs_request_stop while it holds the instance lock.
+Finishing a job wakes its instance after commit through the engine's advance hint (the
+database is the source of truth; a lost hint only delays the instance until the engine
+sweeper re-advances it). Job transitions are not audited one by one (a fan-out to
+10,000 hosts would write 10,000 audit rows): operators' actions are audited by the
+engine controls that cause them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.jobs.executors.base import JobResult
+from apps.jobs.models import JOB_DONE, Job, JobStatus, StopRequest
+
+STALE_BATCH = 500
+
+
+def _advance_later(instance_id: int) -> None:
+    def hint() -> None:
+        from apps.engine.tasks import instance_advance_hint
+
+        instance_advance_hint(instance_id)
+
+    transaction.on_commit(hint)
+
+
+def job_claim(*, step_execution_id: int, worker: str) -> Job | None:
+    """Take the oldest queued job of the step; concurrent claimers get distinct jobs."""
+    with transaction.atomic():
+        job = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(step_execution_id=step_execution_id, status=JobStatus.QUEUED)
+            .order_by("id")
+            .first()
+        )
+        if job is None:
+            return None
+        now = timezone.now()
+        job.status = JobStatus.RUNNING
+        job.started_at = job.heartbeat_at = now
+        job.worker = worker[:200]
+        job.pid = os.getpid()
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "pid", "updated_at"])
+    return job
+
+
+def _finish_locked(job: Job, result: JobResult) -> None:
+    job.status = result.status
+    job.exit_code = result.exit_code
+    job.error_class = result.error_class
+    job.error_message = result.error_message
+    job.output = result.output
+    job.log_bytes = max(job.log_bytes, result.log_bytes)
+    job.log_truncated = job.log_truncated or result.log_truncated
+    job.finished_at = timezone.now()
+    job.save(
+        update_fields=[
+            "status", "exit_code", "error_class", "error_message", "output",
+            "log_bytes", "log_truncated", "finished_at", "updated_at",
+        ]
+    )
+    _advance_later(job.instance_id)
+
+
+def job_finish(*, job_id: int, result: JobResult) -> Job:
+    """Record how the job ended. Idempotent: a job that already ended (finished twice, or
+    failed by the stale sweeper meanwhile) keeps its first ending."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status not in JOB_DONE:
+            _finish_locked(job, result)
+    return job
+
+
+def job_heartbeat(job_id: int) -> bool:
+    """The worker still runs the job; False when the job is no longer running."""
+    return bool(Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now()))
+
+
+def job_stop_requested(job_id: int) -> str:
+    """The pending stop request ("", "term" or "kill"). A job that is no longer running
+    (ended by the stale sweeper, or deleted with its instance) must not keep a process
+    alive: it answers "kill"."""
+    row = Job.objects.filter(pk=job_id).values_list("status", "stop_request").first()
+    if row is None or row[0] != JobStatus.RUNNING:
+        return StopRequest.KILL
+    return row[1]
+
+
+def jobs_request_stop(*, instance_id: int, mode: str, step_id: str | None = None) -> int:
+    """Ask the workers to stop the instance's running jobs (mode "term" or "kill"; a
+    kill is never downgraded); queued jobs are canceled at once. Returns how many jobs
+    were affected. The caller (the engine) re-evaluates its steps itself."""
+    if mode not in (StopRequest.TERM, StopRequest.KILL):
+        raise ValueError(f"unknown stop mode {mode!r}")
+    jobs = Job.objects.filter(instance_id=instance_id)
+    if step_id is not None:
+        jobs = jobs.filter(step_id=step_id)
+    now = timezone.now()
+    stronger = [StopRequest.NONE] if mode == StopRequest.TERM else [StopRequest.NONE, StopRequest.TERM]
+    with transaction.atomic():
+        canceled = jobs.filter(status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELED, finished_at=now, error_message="Canceled before it started.", updated_at=now
+        )
+        stopping = jobs.filter(status=JobStatus.RUNNING, stop_request__in=stronger).update(
+            stop_request=mode, updated_at=now
+        )
+    return canceled + stopping
+
+
+def _stale_ending(job: Job, now: datetime) -> JobResult | None:
+    """How a stale job ends (DESIGN §3, issue 4 item 9), or None if it is not stale."""
+    if job.status == JobStatus.QUEUED:
+        waited = timedelta(seconds=settings.OPSFLOW_JOB_QUEUE_TIMEOUT)
+        if job.queued_at < now - waited:
+            # Timeout (transient) rather than a class outside the contract: the step may
+            # be retried once a jobs worker is back.
+            return JobResult.error(
+                "Timeout",
+                f"The job was not started within {waited} of being queued: "
+                "is a jobs worker running (celery -A config worker -Q jobs)?",
+            )
+        return None
+    if job.timeout_seconds and job.started_at and job.started_at < now - timedelta(seconds=2 * job.timeout_seconds):
+        result = JobResult.error("Timeout", f"The job ran more than twice its timeout of {job.timeout_seconds} s.")
+        result.status = JobStatus.TIMEOUT
+        return result
+    silent = timedelta(seconds=settings.OPSFLOW_JOB_HEARTBEAT_TIMEOUT)
+    if job.heartbeat_at is None or job.heartbeat_at < now - silent:
+        return JobResult.error(
+            "WorkerLost",
+            f"The worker running the job ({job.worker or 'unknown'}, pid {job.pid}) stopped reporting "
+            f"for more than {silent}; it probably died.",
+        )
+    return None
+
+
+def _stale_candidates(now: datetime) -> list[int]:
+    waited = now - timedelta(seconds=settings.OPSFLOW_JOB_QUEUE_TIMEOUT)
+    silent = now - timedelta(seconds=settings.OPSFLOW_JOB_HEARTBEAT_TIMEOUT)
+    queued = Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=waited)
+    # A long queue that workers are working through is a backlog, not a loss: only the
+    # steps that had no job started for the whole wait count as stalled.
+    busy_steps = Job.objects.filter(started_at__gte=waited, step_execution_id__in=queued.values("step_execution_id"))
+    queued = queued.exclude(step_execution_id__in=busy_steps.values("step_execution_id"))
+    ids = list(queued.order_by("id").values_list("pk", flat=True)[:STALE_BATCH])
+    running = Job.objects.filter(status=JobStatus.RUNNING)
+    ids += running.exclude(heartbeat_at__gte=silent).values_list("pk", flat=True)[:STALE_BATCH]
+    # Running jobs are few (one per busy jobs-worker slot): the 2x-timeout rule is checked here.
+    for pk, started_at, timeout in running.filter(timeout_seconds__isnull=False).values_list(
+        "pk", "started_at", "timeout_seconds"
+    ):
+        if started_at and started_at < now - timedelta(seconds=2 * timeout):
+            ids.append(pk)
+    return sorted(set(ids))
+
+
+def jobs_fail_stale(now: datetime | None = None) -> int:
+    """The sweeper's rules for jobs nobody will finish (DESIGN §3):
+    - running with no heartbeat for OPSFLOW_JOB_HEARTBEAT_TIMEOUT -> failed, WorkerLost;
+    - running more than twice its timeout -> timeout, Timeout;
+    - queued longer than OPSFLOW_JOB_QUEUE_TIMEOUT while its step's queue made no
+      progress -> failed, Timeout.
+    Each ending wakes the job's instance. Returns how many jobs were ended."""
+    now = now or timezone.now()
+    ended = 0
+    for job_id in _stale_candidates(now):
+        with transaction.atomic():
+            job = Job.objects.select_for_update(skip_locked=True).filter(pk=job_id).first()
+            if job is None or job.status in JOB_DONE:
+                continue
+            ending = _stale_ending(job, now)
+            if ending is None:
+                continue
+            if job.status == JobStatus.RUNNING:
+                job.stop_request = StopRequest.KILL  # if its worker is alive after all, it kills the process
+                job.save(update_fields=["stop_request"])
+            _finish_locked(job, ending)
+            ended += 1
+    return ended
+
+
+def jobs_unattended_steps(now: datetime | None = None, *, idle_seconds: int = 60) -> list[int]:
+    """Steps whose queued jobs have waited `idle_seconds` while none of the step's jobs
+    runs: their drain messages may have been lost (a lost Celery message must delay a
+    job, never lose it), so the sweeper wakes a drainer for them."""
+    now = now or timezone.now()
+    waiting = set(
+        Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=now - timedelta(seconds=idle_seconds))
+        .order_by("step_execution_id")
+        .values_list("step_execution_id", flat=True)
+        .distinct()[:STALE_BATCH]
+    )
+    busy = set(
+        Job.objects.filter(status=JobStatus.RUNNING, step_execution_id__in=waiting)
+        .order_by()
+        .values_list("step_execution_id", flat=True)
+        .distinct()
+    )
+    return sorted(waiting - busy)

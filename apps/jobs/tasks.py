@@ -1,0 +1,63 @@
+"""Celery entry points of the jobs worker: thin, id-only, safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from functools import cache
+
+import redis
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import close_old_connections
+
+from apps.jobs.runner import run_job
+from apps.jobs.services import job_claim, jobs_fail_stale, jobs_unattended_steps
+
+logger = logging.getLogger(__name__)
+
+TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+REWAKE_EVERY_SECONDS = 120
+
+
+@cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@shared_task(name="apps.jobs.tasks.jobs_drain", bind=True, **TASK_OPTIONS)
+def jobs_drain(self: Task, step_execution_id: int) -> int:
+    """Claim and run the step's queued jobs one after another until none is left.
+    Several drainers per step share the queue (job_claim skips locked rows)."""
+    from apps.engine.jobspec import job_spec
+
+    worker = f"{self.request.hostname or socket.gethostname()} pid {os.getpid()}"
+    ran = 0
+    while (job := job_claim(step_execution_id=step_execution_id, worker=worker)) is not None:
+        run_job(job, job_spec)
+        ran += 1
+        close_old_connections()  # a long drain outlives CONN_MAX_AGE; Celery only checks per task
+    return ran
+
+
+@shared_task(name="apps.jobs.tasks.jobs_sweep", **TASK_OPTIONS)
+def jobs_sweep() -> None:
+    """The beat tick for jobs: end stale jobs, wake drainers for forgotten queues."""
+    ended = jobs_fail_stale()
+    if ended:
+        logger.info("ended %d stale jobs", ended)
+    for step_execution_id in jobs_unattended_steps():
+        if _first_wake(step_execution_id):
+            jobs_drain.delay(step_execution_id)
+
+
+def _first_wake(step_execution_id: int) -> bool:
+    """At most one re-wake per step every REWAKE_EVERY_SECONDS, so that a step waiting
+    behind a busy worker does not pile up drain messages."""
+    try:
+        return bool(
+            _redis().set(f"opsflow:jobs-rewake:{step_execution_id}", 1, nx=True, ex=REWAKE_EVERY_SECONDS)
+        )
+    except redis.RedisError:
+        return True
