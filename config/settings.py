@@ -217,6 +217,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every status field is named after its model (DESIGN §5 lists them separately).
+    "ENUM_NAME_OVERRIDES": {
+        "InstanceStatusEnum": "apps.engine.states.InstanceStatus",
+        "StepStatusEnum": "apps.engine.states.StepStatus",
+        "PauseReasonEnum": "apps.engine.states.PauseReason",
+        "JobStatusEnum": "apps.jobs.models.JobStatus",
+    },
 }
 
 # --- i18n, static --------------------------------------------------------------------

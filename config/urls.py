@@ -7,6 +7,8 @@ api_patterns = [
     path("", include("apps.inventory.api.urls")),
     path("", include("apps.credentials.api.urls")),
     path("", include("apps.audit.api.urls")),
+    path("", include("apps.workflows.api.urls")),
+    path("", include("apps.engine.api.urls")),
 ]
 
 urlpatterns = [
@@ -14,5 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include(api_patterns)),
+    path("inventory/", include("apps.inventory.urls")),
+    path("audit/", include("apps.audit.urls")),
     path("", include("apps.portal.urls")),
 ]

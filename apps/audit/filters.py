@@ -1,4 +1,8 @@
+from datetime import date, datetime, time, timedelta
+
 import django_filters
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 
@@ -15,3 +19,20 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ["actor", "action", "action_prefix", "target_type", "target_id", "created_after", "created_before"]
+
+
+class AuditEventPageFilter(AuditEventFilter):
+    """The portal's audit page: whole days (inclusive) instead of ISO timestamps."""
+
+    date_from = django_filters.DateFilter(method="filter_date_from", label="From")
+    date_to = django_filters.DateFilter(method="filter_date_to", label="To")
+
+    def filter_date_from(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
+        return queryset.filter(created_at__gte=_start_of(value))
+
+    def filter_date_to(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
+        return queryset.filter(created_at__lt=_start_of(value + timedelta(days=1)))
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))

@@ -34,7 +34,8 @@ from apps.engine.states import (
 from apps.steps.registry import step_type
 
 logger = logging.getLogger(__name__)
-MAX_PASSES = 10_000
+# A definition has at most a few hundred steps; more passes than this is a bug looping.
+MAX_PASSES = 1_000
 
 
 def advance(instance_id: int) -> None:
@@ -118,7 +119,10 @@ class Engine:
                     if not self.may_start(step):
                         continue
                     moved |= self.start_step(step)
-                elif step.status in (StepStatus.RUNNING, StepStatus.WAITING):
+                elif step.status == StepStatus.RUNNING or (
+                    # A step waiting out its retry delay belongs to its timer, not its type.
+                    step.status == StepStatus.WAITING and step.wait_reason != PauseReason.RETRY_DELAY
+                ):
                     moved |= self.poll_step(step)
             if not moved:
                 return

@@ -1,2 +1,27 @@
-def portal(request) -> dict:
-    return {}
+"""What every portal page's layout needs: the organization, the switcher and the nav."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from apps.accounts.selectors import organizations_for_user
+from apps.accounts.tenancy import request_organization
+from apps.core.errors import ApplicationError
+from apps.portal.nav import nav_entries
+
+
+def portal(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    try:
+        organization = request_organization(request)
+    except ApplicationError:  # none chosen yet, or none at all: the page says so
+        organization = None
+    return {
+        "current_organization": organization,
+        "switchable_organizations": organizations_for_user(user=user).only("id", "name", "slug"),
+        "nav": nav_entries(request=request, organization=organization) if organization else [],
+    }

@@ -8,7 +8,7 @@ pass with the instance row locked; see `apps.engine.runtime` for `StepRun` and `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from apps.engine.runtime import Outcome, StepRun
@@ -27,6 +27,25 @@ class Issue:
         return {"path": self.path, "code": self.code, "message": self.message, "severity": self.severity}
 
 
+@dataclass(frozen=True)
+class ChildWorkflow:
+    """A definition a `workflow` step may start, as its validation sees it."""
+
+    id: int
+    name: str
+    variables: list[dict[str, Any]]
+    # Names of the definitions that lead back to the one being validated, if any.
+    cycle: tuple[str, ...] = ()
+
+
+class Lookups(Protocol):
+    """Organization-scoped reads that validation needs; given by apps.workflows."""
+
+    def workflow(self, ref: Any) -> ChildWorkflow | None: ...
+
+    def credential(self, ref: Any) -> dict[str, Any] | None: ...
+
+
 @dataclass
 class ValidationContext:
     """What a step's validation may look at beyond its own spec."""
@@ -35,6 +54,12 @@ class ValidationContext:
     step_ids: frozenset[str]
     variable_names: frozenset[str]
     specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # step id -> the ids of every step that may have run before it.
+    upstream: dict[str, frozenset[str]] = field(default_factory=dict)
+    lookups: Lookups | None = None
+
+    def is_upstream(self, step_id: str, *, of: str) -> bool:
+        return step_id in self.upstream.get(of, frozenset())
 
 
 class StepType:
@@ -54,7 +79,13 @@ class StepType:
         """{config path: template text} for every templated string in the config."""
         return {}
 
+    def expression_fields(self, spec: dict[str, Any]) -> dict[str, str]:
+        """{config path: expression} for every condition in the config (`when`)."""
+        return {}
+
     def simulate(self, spec: dict[str, Any], sim: Any) -> dict[str, Any]:
+        """The step's prediction; `sim` is apps.workflows.simulation.Simulation. A `next`
+        key (list of step ids) overrides where the walk continues."""
         raise NotImplementedError
 
     # --- execution (apps.engine) ----------------------------------------------------------

@@ -43,6 +43,21 @@ def _host_group(org: Organization) -> dict[str, str]:
     return {"id": str(host_group_create(organization=org, actor=None, name=f"group-{org.slug}-{next(_serial)}").pk)}
 
 
+def _instance(org: Organization) -> dict[str, str]:
+    from apps.engine.models import WorkflowInstance
+
+    instance = WorkflowInstance.objects.create(organization=org, workflow_name="contract-probe", snapshot={"steps": []})
+    return {"id": str(instance.pk)}
+
+
+def _workflow(org: Organization) -> dict[str, str]:
+    from apps.workflows.services import definition_create
+
+    steps = [{"id": "probe", "type": "command", "config": {"command": "true"}}]
+    definition = definition_create(organization=org, actor=None, name=f"wf-{org.slug}-{next(_serial)}", steps=steps)
+    return {"id": str(definition.pk), "number": "1"}
+
+
 def _organization(org: Organization) -> dict[str, str]:
     return {"slug": org.slug}
 
@@ -58,6 +73,17 @@ MAKERS: dict[str, Maker] = {
     "/api/credentials/{id}/": _credential,
     "/api/host-groups/{id}/": _host_group,
     "/api/hosts/{id}/": _host,
+    "/api/instances/{id}/": _instance,
+    "/api/instances/{id}/cancel/": _instance,
+    "/api/instances/{id}/logs/": _instance,
+    "/api/workflows/{id}/": _workflow,
+    "/api/workflows/{id}/clone/": _workflow,
+    "/api/workflows/{id}/export/": _workflow,
+    "/api/workflows/{id}/publish/": _workflow,
+    "/api/workflows/{id}/run/": _workflow,
+    "/api/workflows/{id}/simulate/": _workflow,
+    "/api/workflows/{id}/versions/": _workflow,
+    "/api/workflows/{id}/versions/{number}/": _workflow,
     "/api/organizations/{slug}/": _organization,
     "/api/organizations/{slug}/members/": _organization,
     "/api/organizations/{slug}/members/{username}/": _member,

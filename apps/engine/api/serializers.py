@@ -92,3 +92,24 @@ class LogQueryInput(serializers.Serializer):
     host = serializers.CharField(required=False, allow_blank=True)
     stream = serializers.CharField(required=False, allow_blank=True)
     q = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class TargetRef(serializers.Field):
+    """A host or group: its id, or its hostname / name."""
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if isinstance(data, bool) or not isinstance(data, int | str) or data == "":
+            raise serializers.ValidationError("Expected an id or a name.")
+        if isinstance(data, str) and len(data) > 255:
+            raise serializers.ValidationError("Names are at most 255 characters.")
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class RunInput(StrictSerializerMixin, serializers.Serializer):
+    hosts = serializers.ListField(child=TargetRef(), required=False, default=list, max_length=100_000)
+    groups = serializers.ListField(child=TargetRef(), required=False, default=list, max_length=1_000)
+    variables = serializers.DictField(required=False, default=dict)
+    scheduled_for = serializers.DateTimeField(required=False, allow_null=True, default=None)

@@ -6,10 +6,6 @@ from apps.engine.errors import ErrorClass
 from apps.engine.runtime import Outcome, StepRun
 
 
-class TemplateFailure(Exception):
-    pass
-
-
 def render(value: Any, context: dict[str, Any]) -> Any:
     """Render every string inside `value` (dicts and lists walked) with the sandbox."""
     from apps.steps.templating import render_template
@@ -33,14 +29,6 @@ def template_error(run: StepRun, exc: Exception) -> Outcome:
     return Outcome.failed(ErrorClass.TEMPLATE_ERROR, f"{type(exc).__name__}: {exc}")
 
 
-class EngineStep:
-    """Default engine behaviour: a step with no side effects to stop."""
-
-    def start(self, run: StepRun) -> Outcome:
-        raise NotImplementedError
-
-    def on_event(self, run: StepRun) -> Outcome | None:
-        return None
-
-    def stop(self, run: StepRun, mode: str) -> None:
-        """Stop side effects; `mode` is queued|standard|term|kill."""
+class Execution:
+    """The engine half of a step type, mixed into its catalogue class (apps.steps.<type>)
+    ahead of `StepType`, whose `on_event` and `stop` defaults apply when a half has none."""

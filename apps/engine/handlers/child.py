@@ -6,13 +6,13 @@ to children, never up."""
 from __future__ import annotations
 
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import EngineStep, render, template_error
+from apps.engine.handlers.base import Execution, render, template_error
 from apps.engine.models import Trigger, WorkflowInstance
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import INSTANCE_TERMINAL, InstanceStatus
 
 
-class ChildWorkflowStep(EngineStep):
+class ChildWorkflowExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         from apps.core.errors import ApplicationError
         from apps.engine.services import instance_start

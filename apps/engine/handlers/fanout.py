@@ -6,23 +6,23 @@ step costs a few aggregate queries per advance.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any
 
 from django.db.models import Count
 
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import EngineStep
+from apps.engine.handlers.base import Execution
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import INSTANCE_CANCELING
 from apps.jobs.dispatch import jobs_cancel_queued, jobs_create
 from apps.jobs.models import JOB_ACTIVE, Job, JobStatus
+from apps.steps.fanout import canary_size
 
 FAILURE_PREVIEW = 5
 
 
-class FanoutStep(EngineStep):
+class FanoutExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         hosts = self.attempt_hosts(run)
         if not hosts:
@@ -93,10 +93,7 @@ class FanoutStep(EngineStep):
         return [host for host in targets if host["hostname"] not in succeeded]
 
     def canary_size(self, run: StepRun, hosts: int) -> int:
-        percentage = run.definition.get("canary_percentage")
-        if not percentage or hosts < 2:
-            return 0
-        return min(hosts, max(1, math.ceil(hosts * float(percentage) / 100.0)))
+        return canary_size(hosts, run.definition.get("canary_percentage"))
 
     def capacity(self, run: StepRun, *, active: int) -> int:
         limit = run.spec.get("max_parallel")

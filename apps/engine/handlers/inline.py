@@ -8,14 +8,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import EngineStep, evaluate, render, template_error
+from apps.engine.handlers.base import Execution, evaluate, render, template_error
 from apps.engine.lifecycle import timer_add
 from apps.engine.models import PamSession, Timer, TimerKind
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import PauseReason
 
 
-class SetStep(EngineStep):
+class SetExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         try:
             values = render(run.config.get("variables") or {}, run.context().data)
@@ -27,7 +27,7 @@ class SetStep(EngineStep):
         return Outcome.succeeded(output=values)
 
 
-class ConditionalStep(EngineStep):
+class ConditionalExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         context = run.context().data
         for index, branch in enumerate(run.config.get("branches") or []):
@@ -43,7 +43,7 @@ class ConditionalStep(EngineStep):
                                  branch="default")
 
 
-class DelayStep(EngineStep):
+class DelayExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         try:
             due = self.due_at(run)
@@ -75,14 +75,14 @@ class DelayStep(EngineStep):
         Timer.objects.filter(step=run.step, kind=TimerKind.DELAY, fired_at__isnull=True).delete()
 
 
-class PamCheckoutStep(EngineStep):
+class PamCheckoutExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         from apps.credentials.models import Credential
+        from apps.workflows.references import credential_info
 
         config = run.config
-        credential = Credential.objects.filter(
-            organization_id=run.instance.organization_id, name=config.get("credential")
-        ).first()
+        found = credential_info(organization_id=run.instance.organization_id, ref=config.get("credential"))
+        credential = Credential.objects.filter(pk=found["id"]).first() if found else None
         if credential is None:
             return Outcome.failed(ErrorClass.NOT_FOUND, f"Credential '{config.get('credential')}' was not found.")
         ttl = int(config.get("ttl_seconds") or 3600)
@@ -104,7 +104,7 @@ class PamCheckoutStep(EngineStep):
         return Outcome.succeeded(output=output, session=session.pk)
 
 
-class PamCheckinStep(EngineStep):
+class PamCheckinExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         checkout = run.config.get("checkout")
         now = timezone.now()

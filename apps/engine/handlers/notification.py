@@ -6,11 +6,11 @@ from functools import partial
 
 from django.db import transaction
 
-from apps.engine.handlers.base import EngineStep
+from apps.engine.handlers.base import Execution
 from apps.engine.runtime import Outcome, StepRun
 
 
-class NotificationStep(EngineStep):
+class NotificationExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         from apps.notifications.tasks import notification_deliver
 

@@ -8,7 +8,7 @@ when its last step ended well (a failure routed by on_failure counts as handled)
 from __future__ import annotations
 
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import EngineStep
+from apps.engine.handlers.base import Execution
 from apps.engine.models import StepExecution
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import STEP_ACTIVE, STEP_OK, StepStatus, step_transition
@@ -29,7 +29,7 @@ def branch_state(run: StepRun, branch: str) -> str:
     return "ok" if last.status in STEP_OK else "failed"
 
 
-class ParallelStep(EngineStep):
+class ParallelExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         for branch in run.config.get("branches") or []:
             run.engine.activate(branch, parallel_id=run.step.step_id, branch=branch)

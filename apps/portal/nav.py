@@ -1,0 +1,61 @@
+"""The portal's navigation: one registry of sections.
+
+A section appears only when its URL name resolves and the user holds its permission in
+the current organization, so a page that does not exist yet is never a dead link. An
+issue that builds a section's pages registers its URL name under that name (or changes
+the line here); nothing else is needed for it to appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from apps.accounts.models import Organization
+from apps.accounts.roles import Perm
+from apps.accounts.selectors import user_has_perm
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str  # "<namespace>:<name>"; pages under the same namespace mark it current
+    perm: str | None = None
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url: str
+    current: bool
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("Workflows", "workflows:definition-list", Perm.WORKFLOWS_VIEW),
+    NavItem("Instances", "engine:instance-list", Perm.WORKFLOWS_VIEW),
+    NavItem("Approvals", "approvals:inbox", Perm.WORKFLOWS_VIEW),
+    NavItem("Automation", "automation:overview", Perm.AUTOMATION_VIEW),
+    NavItem("Confidence", "confidence:overview", Perm.AUTOMATION_VIEW),
+    NavItem("Inventory", "inventory:host-list", Perm.WORKFLOWS_VIEW),
+    NavItem("Audit", "audit:event-list", Perm.SETTINGS_VIEW),
+)
+
+
+def nav_entries(
+    *, request: HttpRequest, organization: Organization, items: tuple[NavItem, ...] = NAV
+) -> list[NavEntry]:
+    match = getattr(request, "resolver_match", None)
+    current_namespace = match.namespace if match else ""
+    entries = []
+    for item in items:
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        if item.perm and not user_has_perm(user=request.user, organization=organization, perm=item.perm):
+            continue
+        namespace = item.url_name.rpartition(":")[0]
+        entries.append(NavEntry(label=item.label, url=url, current=namespace == current_namespace))
+    return entries

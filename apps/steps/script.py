@@ -1,0 +1,22 @@
+"""script: a script body run by an interpreter on every target host (DESIGN §4)."""
+
+from __future__ import annotations
+
+from apps.engine.handlers.fanout import FanoutExecution
+from apps.steps.fanout import FanoutStep
+from apps.steps.schema import Key
+
+INTERPRETERS = ("bash", "sh", "python")
+
+
+class ScriptStep(FanoutExecution, FanoutStep):
+    type_name = "script"
+    text_key = "body"
+    config_schema = {
+        "interpreter": Key((str,), choices=INTERPRETERS),
+        "body": Key((str,), required=True, allow_blank=False),
+    }
+    templated = ("body",)
+
+
+STEP_TYPE = ScriptStep()
