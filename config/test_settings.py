@@ -4,10 +4,13 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/opsflow")
 # One Redis database per xdist worker, so that each worker's Celery queues and channel
-# groups are its own (the Postgres test database is per worker too).
+# groups are its own (the Postgres test database is per worker too). The base URL is
+# remembered in the environment the xdist workers inherit from the controlling process.
+_base = os.environ.setdefault("OPSFLOW_TEST_REDIS_BASE", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"))
 _xdist = os.environ.get("PYTEST_XDIST_WORKER", "")
-_redis_db = 9 + (int(_xdist[2:]) + 1 if _xdist.startswith("gw") else 0)
-os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{_redis_db}")
+_prefix, _, _db = _base.rpartition("/")
+_offset = int(_xdist[2:]) + 1 if _xdist.startswith("gw") else 0
+os.environ["REDIS_URL"] = f"{_prefix}/{int(_db or 0) + _offset}" if _db.isdigit() else _base
 os.environ.setdefault("SECRET_KEY", "opsflow-test-secret-key-not-for-production")
 # Two keys so that key rotation is exercised; the first one encrypts.
 os.environ.setdefault(

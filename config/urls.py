@@ -18,5 +18,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("inventory/", include("apps.inventory.urls")),
     path("audit/", include("apps.audit.urls")),
+    path("instances/", include("apps.engine.urls")),
+    path("workflows/", include("apps.workflows.urls")),
     path("", include("apps.portal.urls")),
 ]

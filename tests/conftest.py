@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.roles import Role
 from apps.accounts.services import api_token_create
+from tests.celery_worker import engine_worker, worker  # noqa: F401 (fixtures)
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "pw-for-tests-1"

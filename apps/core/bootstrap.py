@@ -26,6 +26,8 @@ DEMO_ORGANIZATION_SLUG = "demo"
 DEMO_ORGANIZATION_NAME = "Demo"
 ADMIN_USERNAME = "admin"
 LOCAL_HOSTNAME = "localhost"
+# The credential the bundled rotate-password example checks out.
+DEMO_CREDENTIAL = "db-admin"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ def demo_bootstrap(*, admin_password: str | None = None) -> DemoBootstrap:
     created: list[str] = []
     admin, password = _admin_ensure(admin_password, created)
     organization = Organization.objects.filter(slug=DEMO_ORGANIZATION_SLUG).first()
+    first_start = organization is None
     if organization is None:
         organization = organization_create(name=DEMO_ORGANIZATION_NAME, slug=DEMO_ORGANIZATION_SLUG, actor=admin)
         created.append(f"organization {DEMO_ORGANIZATION_SLUG}")
@@ -55,6 +58,8 @@ def demo_bootstrap(*, admin_password: str | None = None) -> DemoBootstrap:
         member_set(organization=organization, username=admin.get_username(), role=Role.OWNER, actor=admin)
         created.append(f"{ADMIN_USERNAME} as owner of {DEMO_ORGANIZATION_SLUG}")
     host = _local_host_ensure(organization, admin, created)
+    if first_start:  # later starts never bring back what an operator deleted
+        _examples_load(organization, admin, created)
     return DemoBootstrap(organization, admin, host, password, tuple(created))
 
 
@@ -69,6 +74,17 @@ def _admin_ensure(password: str | None, created: list[str]) -> tuple[AbstractBas
                  data={"username": ADMIN_USERNAME, "is_superuser": True, "source": "standalone"})
     created.append(f"superuser {ADMIN_USERNAME}")
     return admin, password
+
+
+def _examples_load(organization: Organization, actor: AbstractBaseUser, created: list[str]) -> None:
+    """The bundled example workflows, and the vault credential the rotation example leases."""
+    from apps.credentials.services import credential_create
+    from apps.workflows.services import examples_load
+
+    credential_create(organization=organization, actor=actor, name=DEMO_CREDENTIAL, kind="password",
+                      username="db_admin", secret=_generate_password(24))
+    definitions = examples_load(organization=organization, actor=actor)
+    created.append(f"credential {DEMO_CREDENTIAL} and {len(definitions)} example workflows")
 
 
 def _generate_password(length: int = 16) -> str:

@@ -39,6 +39,16 @@ def split_variables(snapshot: dict[str, Any], overrides: dict[str, Any]) -> tupl
     return plain, sensitive
 
 
+def redact_sensitive_defaults(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A sensitive variable's value lives only encrypted (`sensitive_variables`), so the
+    frozen definition must not keep its default in clear."""
+    variables = [
+        {**var, "default": "***"} if var.get("sensitive") and var.get("default") is not None else var
+        for var in snapshot.get("variables", [])
+    ]
+    return {**snapshot, "variables": variables}
+
+
 def instance_start(
     *,
     definition: Any,
@@ -67,6 +77,7 @@ def instance_start(
                        code="kill_switch_active")
     snapshot, version_number = definition_snapshot(definition)
     plain, sensitive = split_variables(snapshot, variables or {})
+    snapshot = redact_sensitive_defaults(snapshot)
     if targets is None:
         targets = resolve_targets(organization=definition.organization, hosts=hosts or [], groups=groups or [])
     now = timezone.now()

@@ -13,7 +13,7 @@ def _split(refs: list[Any]) -> tuple[set[int], set[str]]:
     for ref in refs:
         if isinstance(ref, bool):
             raise InvalidInput(f"'{ref}' is not a host or group reference.", code="invalid_reference")
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
             ids.add(int(ref))
         elif isinstance(ref, str) and ref:
             names.add(ref)

@@ -49,7 +49,9 @@ def _tmpdir_for_children(path: Path) -> Iterator[None]:
             os.environ["TMPDIR"] = previous
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright is started, its event loop runs in this thread, and code
+# that other tests run here (channels' async_to_sync) refuses to run beside it.
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's package (apt-get install chromium).")

@@ -139,6 +139,8 @@ def test_malformed_json_and_non_objects_are_clear_4xx(schema, org, superuser, ap
         label = f"{method.upper()} {path}"
         response = _request(client, method, url, data="{not json", content_type="application/json")
         _assert_clear_4xx(response, label + " malformed")
+        deep = "[" * 100_000 + "]" * 100_000  # past Python's recursion limit
+        _assert_clear_4xx(_request(client, method, url, data=deep, content_type="application/json"), label + " deep")
         for payload in ("[1, 2]", '"text"', "42", "null"):
             response = _request(client, method, url, data=payload, content_type="application/json")
             assert response.status_code < 500, f"{label} {payload} -> {response.status_code}"

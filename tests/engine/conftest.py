@@ -1,84 +1,17 @@
-"""End-to-end engine fixtures: a real Celery worker (threads, every queue) on real Redis,
-a beat-like sweeper thread, real Postgres, and helpers to start and watch instances.
-
-The worker lives for the whole test session; each test uses `transaction=True` so that
-the worker's own database connections see what the test wrote.
-"""
+"""End-to-end engine helpers: start and watch instances run by the session's Celery
+worker (tests/celery_worker.py)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-import redis
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
-from django.db import connections
 
 from apps.engine.models import StepExecution, WorkflowInstance
-from config.celery import app
-
-QUEUES = ["engine", "default", "jobs"]
-SWEEP_EVERY_SECONDS = 0.5
-
-
-def _sweeper(stop: threading.Event) -> None:
-    """What beat does in production: send the sweep tasks on a fixed tick."""
-    from apps.engine.tasks import sweep
-    from apps.jobs.tasks import jobs_sweep
-
-    tick = 0
-    while not stop.wait(SWEEP_EVERY_SECONDS):
-        sweep.delay()
-        tick += 1
-        if tick % 4 == 0:
-            jobs_sweep.delay()
-
-
-@pytest.fixture(scope="session")
-def engine_worker(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Any]:
-    settings.OPSFLOW_JOBS_DIR = tmp_path_factory.mktemp("jobs")
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()  # no messages left by other tests
-    with django_db_blocker.unblock():
-        with start_worker(
-            app, queues=QUEUES, pool="threads", concurrency=6, perform_ping_check=False, shutdown_timeout=30
-        ) as worker:
-            stop = threading.Event()
-            sweeper = threading.Thread(target=_sweeper, args=(stop,), name="sweeper", daemon=True)
-            sweeper.start()
-            yield worker
-            stop.set()
-            sweeper.join()
-        with connections["default"].cursor() as cursor:  # the worker threads' sessions
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-
-
-@pytest.fixture
-def worker(engine_worker, transactional_db) -> Iterator[Any]:
-    yield engine_worker
-    _stop_leftovers()
-
-
-def _stop_leftovers() -> None:
-    """Kill what a test left running, so the table flush after it does not race the worker."""
-    from apps.engine.controls import instance_cancel
-    from apps.engine.states import INSTANCE_TERMINAL
-    from apps.jobs.models import JOB_ACTIVE, Job
-
-    for instance in WorkflowInstance.objects.exclude(status__in=INSTANCE_TERMINAL).filter(parent=None):
-        instance_cancel(instance_id=instance.pk, organization_id=instance.organization_id, actor=None, mode="kill")
-    quiet = time.monotonic() + 15
-    while time.monotonic() < quiet and (
-        Job.objects.filter(status__in=JOB_ACTIVE).exists()
-        or WorkflowInstance.objects.exclude(status__in=INSTANCE_TERMINAL).exists()
-    ):
-        time.sleep(0.1)
 
 
 def wait_for(
@@ -153,3 +86,38 @@ def run(owner) -> Callable[..., WorkflowInstance]:
         return instance_start(definition=definition, actor=owner, hosts=hosts or [], **kwargs)
 
     return start
+
+
+@pytest.fixture
+def fleet(org) -> list[Any]:
+    from apps.inventory.services import host_create
+
+    return [
+        host_create(organization=org, actor=None, hostname=f"web-{i}", primary_ip=f"10.0.0.{i}", connection="local")
+        for i in range(1, 6)
+    ]
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+    status = 200
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers), body))
+        self.send_response(type(self).status)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hook_server():
+    _Hook.received = []
+    _Hook.status = 200
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, _Hook
+    server.shutdown()

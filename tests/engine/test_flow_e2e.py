@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -21,16 +19,6 @@ from tests.engine.test_steps_e2e import command, step
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 DONE = {"succeeded", "failed", "rejected", "timeout", "canceled", "terminated"}
-
-
-@pytest.fixture
-def fleet(org) -> list[Any]:
-    from apps.inventory.services import host_create
-
-    return [
-        host_create(organization=org, actor=None, hostname=f"web-{i}", primary_ip=f"10.0.0.{i}", connection="local")
-        for i in range(1, 6)
-    ]
 
 
 def test_fan_out_runs_one_job_per_host_with_host_context(worker, make_workflow, run, fleet):
@@ -278,21 +266,33 @@ def test_pam_sessions_are_closed_when_the_instance_fails(worker, make_workflow, 
 
 def test_a_sensitive_variable_never_reaches_logs_or_the_api(worker, make_workflow, run, localhost, api, owner):
     definition = make_workflow(
-        [command("use", 'echo token is {{ vars.api_token }}; echo "env $OPSFLOW_VAR_API_TOKEN"')],
-        variables=[{"name": "api_token", "sensitive": True}],
+        [
+            step("copy", "set", {"variables": {"copy": "x-{{ vars.api_token }}"}}, on_success="use"),
+            command(
+                "use", 'echo token is {{ vars.api_token }} / {{ vars.db_pass }}; echo "env $OPSFLOW_VAR_API_TOKEN"'
+            ),
+        ],
+        variables=[
+            {"name": "api_token", "sensitive": True},
+            {"name": "db_pass", "sensitive": True, "default": "dflt-6a5b4c"},
+        ],
     )
 
     instance = wait_for(run(definition, hosts=[localhost.pk], variables={"api_token": "tok-9f8e7d6c"}), status=DONE)
 
     assert instance.status == "succeeded", instance.error_message
     lines = list(LogLine.objects.filter(instance=instance).values_list("line", flat=True))
-    assert "token is ***" in lines and "env ***" in lines
+    assert "token is *** / ***" in lines and "env ***" in lines
+    assert instance.variables["copy"] == "x-***"  # `set` cannot launder a secret into a plain variable
     client = api(owner, instance.organization)
     seen = client.get(f"/api/instances/{instance.pk}/").content.decode()
     seen += client.get(f"/api/instances/{instance.pk}/logs/").content.decode()
     seen += client.get("/api/instances/").content.decode() + client.get("/api/audit/").content.decode()
-    assert "tok-9f8e7d6c" not in seen
-    assert "tok-9f8e7d6c" not in json.dumps(list(WorkflowInstance.objects.values()), default=str)
+    stored = json.dumps(list(WorkflowInstance.objects.values()), default=str)
+    stored += json.dumps(list(Job.objects.values()), default=str)
+    for secret in ("tok-9f8e7d6c", "dflt-6a5b4c"):
+        assert secret not in seen
+        assert secret not in stored
 
 
 def test_email_notification_is_sent_with_rendered_fields(worker, make_workflow, run):
@@ -312,31 +312,6 @@ def test_email_notification_is_sent_with_rendered_fields(worker, make_workflow, 
     assert instance.status == "succeeded", instance.error_message
     sent = [m for m in mail.outbox if m.subject == "CHG-1 done"]
     assert len(sent) == 1 and sent[0].to == ["ops@example.com"]
-
-
-class _Hook(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-    status = 200
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        self.send_response(type(self).status)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def hook_server():
-    _Hook.received = []
-    _Hook.status = 200
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server, _Hook
-    server.shutdown()
 
 
 def test_webhook_notification_is_signed(worker, make_workflow, run, hook_server):

@@ -5,27 +5,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from apps.jobs.executors.base import JobSpec
 from apps.jobs.models import Job, LogLine
 from apps.jobs.tasks import jobs_drain
-from config.celery import app
-
-
-@pytest.fixture
-def jobs_worker(settings, tmp_path):
-    settings.OPSFLOW_JOBS_DIR = tmp_path / "jobs"
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_declare("jobs", durable=True, auto_delete=False)
-        connection.default_channel.queue_purge("jobs")
-    with start_worker(app, queues=["jobs"], pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
-        yield worker
 
 
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_a_jobs_worker_runs_every_queued_job_of_a_step(jobs_worker, make_job, step, advance_hints, monkeypatch):
+@pytest.mark.xdist_group("worker")
+def test_a_jobs_worker_runs_every_queued_job_of_a_step(worker, make_job, step, advance_hints, monkeypatch):
     for i in range(4):
         make_job(f"web-{i}")
     monkeypatch.setattr(

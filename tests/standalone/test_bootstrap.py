@@ -5,7 +5,9 @@ from __future__ import annotations
 from apps.accounts.models import Membership, Organization
 from apps.audit.models import AuditEvent
 from apps.core.bootstrap import demo_bootstrap
+from apps.credentials.models import Credential
 from apps.inventory.models import Host
+from apps.workflows.models import WorkflowDefinition
 
 
 def test_creates_demo_data_once_with_audit_events(db):
@@ -16,6 +18,9 @@ def test_creates_demo_data_once_with_audit_events(db):
     assert Membership.objects.get(organization__slug="demo", user=first.admin).role == "owner"
     assert (first.host.hostname, first.host.connection, first.host.primary_ip) == ("localhost", "local", "127.0.0.1")
     assert first.host.organization == first.organization
+    examples = set(WorkflowDefinition.objects.filter(organization=first.organization).values_list("name", flat=True))
+    assert {"config-deploy", "health-check", "multi-deploy", "patch-canary", "rotate-service-password"} == examples
+    assert Credential.objects.filter(organization=first.organization, name="db-admin").exists()
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"user.create", "organization.create", "membership.set", "host.create"} <= actions
 
@@ -28,6 +33,9 @@ def test_creates_demo_data_once_with_audit_events(db):
     assert second.admin.check_password(first.admin_password)  # never reset
     assert Organization.objects.count() == 1 and Host.objects.count() == 1
     assert AuditEvent.objects.count() == events
+    WorkflowDefinition.objects.filter(name="health-check").delete()
+    demo_bootstrap()
+    assert not WorkflowDefinition.objects.filter(name="health-check").exists()  # deleted stays deleted
 
 
 def test_uses_the_given_password_and_recreates_only_what_is_missing(db):

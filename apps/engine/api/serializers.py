@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api import StrictSerializerMixin
@@ -94,6 +95,7 @@ class LogQueryInput(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class TargetRef(serializers.Field):
     """A host or group: its id, or its hostname / name."""
 

@@ -3,28 +3,53 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.engine.context import decrypt_sensitive, encrypt_sensitive
 from apps.engine.errors import ErrorClass
 from apps.engine.handlers.base import Execution, evaluate, render, template_error
 from apps.engine.lifecycle import timer_add
 from apps.engine.models import PamSession, Timer, TimerKind
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import PauseReason
+from apps.jobs.redaction import MASK, Masker
 
 
 class SetExecution(Execution):
+    """Assigns variables. A sensitive variable stays encrypted, and a plain one never
+    carries a sensitive value in clear (it is masked), so `set` cannot launder secrets."""
+
     def start(self, run: StepRun) -> Outcome:
+        context = run.context()
         try:
-            values = render(run.config.get("variables") or {}, run.context().data)
+            values = render(run.config.get("variables") or {}, context.data)
         except Exception as exc:
             return template_error(run, exc)
+        sensitive_names = {var["name"] for var in run.definition.get("variables", []) if var.get("sensitive")}
+        masker = Masker(context.secret_values)
+        plain = {name: _masked(value, masker) for name, value in values.items() if name not in sensitive_names}
+        secret = {name: value for name, value in values.items() if name in sensitive_names}
         instance = run.instance
-        instance.variables = {**instance.variables, **values}
-        instance.save(update_fields=["variables", "updated_at"])
-        return Outcome.succeeded(output=values)
+        instance.variables = {**instance.variables, **plain}
+        fields = ["variables", "updated_at"]
+        if secret:
+            instance.sensitive_variables = encrypt_sensitive({**decrypt_sensitive(instance), **secret})
+            fields.append("sensitive_variables")
+        instance.save(update_fields=fields)
+        return Outcome.succeeded(output={**plain, **dict.fromkeys(secret, MASK)})
+
+
+def _masked(value: Any, masker: Masker) -> Any:
+    if isinstance(value, str):
+        return masker.mask(value)
+    if isinstance(value, dict):
+        return {key: _masked(item, masker) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, masker) for item in value]
+    return value
 
 
 class ConditionalExecution(Execution):

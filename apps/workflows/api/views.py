@@ -16,7 +16,6 @@ from apps.engine.api.serializers import InstanceOutput, RunInput
 from apps.engine.models import Trigger
 from apps.engine.selectors import instance_detail
 from apps.engine.services import instance_start
-from apps.workflows.api.parsers import PARSER_CLASSES
 from apps.workflows.api.serializers import (
     CloneInput,
     EmptyInput,
@@ -55,7 +54,6 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
     `errors: [{path, code, message}]`; a published definition is immutable (409)."""
 
     serializer_class = WorkflowOutput
-    parser_classes = PARSER_CLASSES
     filterset_class = WorkflowDefinitionFilter
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering_fields = ["name", "trigger_type", "is_published", "created_at", "updated_at", "id"]

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from apps.engine import views as engine_views
+from apps.workflows import views
+
+app_name = "workflows"
+
+urlpatterns = [
+    path("", views.definition_list_view, name="definition-list"),
+    path("templates/", views.template_library_view, name="template-library"),
+    path("import/", views.definition_import_view, name="definition-import"),
+    path("source/", views.source_view, name="source"),
+    path("new/", views.definition_new_view, name="definition-new"),
+    path("<int:definition_id>/edit/", views.definition_edit_view, name="definition-edit"),
+    path("<int:definition_id>/clone/", views.definition_clone_view, name="definition-clone"),
+    path("<int:definition_id>/export/", views.definition_export_view, name="definition-export"),
+    path("<int:definition_id>/delete/", views.definition_delete_view, name="definition-delete"),
+    # The run page belongs to the engine's views; it is addressed from the definition.
+    path("<int:definition_id>/run/", engine_views.run_view, name="run"),
+]
