@@ -33,3 +33,17 @@ class OrgScopedAdmin(admin.ModelAdmin):
         if db_field.name == "organization" and not request.user.is_superuser:
             kwargs["queryset"] = admin_organizations(request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdminMixin:
+    """For rows only services may write (statuses belong to the engine's transition
+    table): the admin shows them, filters and searches them, and changes nothing."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

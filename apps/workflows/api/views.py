@@ -8,6 +8,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.authentication import TokenAuthentication
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.core.api import validated
@@ -140,7 +141,8 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
     def run(self, request: Request, pk: str | None = None) -> Response:
         definition = self.get_object()
         data = validated(RunInput, request.data)
-        trigger = Trigger.API if request.auth is not None else Trigger.MANUAL
+        via_token = isinstance(request.successful_authenticator, TokenAuthentication)
+        trigger = Trigger.API if via_token else Trigger.MANUAL
         instance = instance_start(definition=definition, actor=request.user, trigger=trigger, **data)
         instance = instance_detail(organization=self.organization).get(pk=instance.pk)
         return Response(InstanceOutput(instance).data, status=status.HTTP_201_CREATED)
