@@ -13,7 +13,7 @@ import codecs
 import queue
 import threading
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
 from apps.jobs.executors.base import OutputLine
 from apps.jobs.models import LogStream
@@ -36,13 +36,17 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+_PIPE_ENDED: Any = object()
+
+
 class OutputCollector:
     def __init__(self, masker: Masker, *, limit_bytes: int) -> None:
         self._masker = masker
         self._limit = limit_bytes
-        self._queue: queue.Queue[OutputLine] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_SIZE)  # lines and _PIPE_ENDED
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._ended = 0  # readers that reached the end of their pipe (only take() counts)
         self.bytes_total = 0
         self.bytes_stored = 0
         self.truncated = False
@@ -55,23 +59,30 @@ class OutputCollector:
 
     @property
     def readers_done(self) -> bool:
-        return not any(thread.is_alive() for thread in self._threads)
+        return self._ended >= len(self._threads) or not any(thread.is_alive() for thread in self._threads)
 
     @property
     def done(self) -> bool:
         return self.readers_done and self._queue.empty()
 
     def take(self, timeout: float, limit: int) -> list[OutputLine]:
-        """Wait up to `timeout` for a line, then return it with whatever else is queued."""
-        try:
-            lines = [self._queue.get(timeout=timeout)]
-        except queue.Empty:
-            return []
+        """Wait up to `timeout` for a line (not at all once every pipe has ended), then
+        return it with whatever else is queued. A reader's end wakes the wait, so a job
+        that exits is noticed at once rather than at the next poll."""
+        lines: list[OutputLine] = []
+        wait: float | None = timeout
         while len(lines) < limit:
+            if wait is not None and self._ended >= len(self._threads):
+                wait = None
             try:
-                lines.append(self._queue.get_nowait())
+                item = self._queue.get(timeout=wait) if wait is not None else self._queue.get_nowait()
             except queue.Empty:
                 break
+            if item is _PIPE_ENDED:
+                self._ended += 1
+                continue
+            lines.append(item)
+            wait = None
         return lines
 
     def _read(self, stream: str, pipe: IO[bytes]) -> None:
@@ -95,6 +106,7 @@ class OutputCollector:
             pass
         finally:
             pipe.close()
+            self._queue.put(_PIPE_ENDED)
 
     def _accept(self, stream: str, text: str) -> None:
         line = self._masker.mask(text)

@@ -6,6 +6,7 @@ supervising thread only; the reader threads just fill the collector's queue.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import subprocess
@@ -67,6 +68,8 @@ class Supervision:
         self.collector.start(LogStream.STDERR, self.process.stderr)
         while not self._finished():
             self._pump()
+            if self.exited_at is None and self.collector.done:
+                self._wait_exit(POLL_SECONDS)  # the pipes closed: the exit is near, wait for it
             now = time.monotonic()
             self._check_timeout(now)
             self._check_stop(now)
@@ -99,6 +102,10 @@ class Supervision:
             self.leftovers = True
             self._terminate(now, "The job's main process exited; stopping the background processes it left running.")
         return self._abandoned(now)
+
+    def _wait_exit(self, timeout: float) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=timeout)
 
     def _abandoned(self, now: float) -> bool:
         if self.kill_sent_at is None or now - self.kill_sent_at < ABANDON_SECONDS:
