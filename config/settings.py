@@ -130,6 +130,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Keep database connections across tasks; config/celery.py applies CONN_MAX_AGE instead.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1_000_000)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -149,7 +151,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Jobs --------------------------------------------------------------------------------
-OPSFLOW_JOB_DRAINERS = env.int("OPSFLOW_JOB_DRAINERS", default=4)
+# Drain tasks woken per fan-out step: at most the jobs workers' slots (Procfile: -c 8).
+OPSFLOW_JOB_DRAINERS = env.int("OPSFLOW_JOB_DRAINERS", default=8)
 OPSFLOW_JOBS_DIR = Path(env.str("OPSFLOW_JOBS_DIR", default=str(VAR_DIR / "jobs")))
 # Timeout and kill: SIGTERM to the job's process group, SIGKILL this much later.
 OPSFLOW_KILL_GRACE_SECONDS = env.float("OPSFLOW_KILL_GRACE_SECONDS", default=5.0)
@@ -228,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "StepStatusEnum": "apps.engine.states.StepStatus",
         "PauseReasonEnum": "apps.engine.states.PauseReason",
         "JobStatusEnum": "apps.jobs.models.JobStatus",
+        "ApprovalStatusEnum": "apps.approvals.models.ApprovalStatus",
     },
 }
 

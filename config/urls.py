@@ -9,6 +9,7 @@ api_patterns = [
     path("", include("apps.audit.api.urls")),
     path("", include("apps.workflows.api.urls")),
     path("", include("apps.engine.api.urls")),
+    path("", include("apps.approvals.api.urls")),
 ]
 
 urlpatterns = [

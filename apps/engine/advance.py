@@ -40,7 +40,8 @@ MAX_PASSES = 1_000
 
 def advance(instance_id: int) -> None:
     with transaction.atomic():
-        instance = WorkflowInstance.objects.select_for_update().filter(pk=instance_id).first()
+        # `targets` can hold 10,000 hosts; only a fan-out's start and dispatch read it.
+        instance = WorkflowInstance.objects.select_for_update().defer("targets").filter(pk=instance_id).first()
         if instance is None:
             return
         engine = Engine(instance)
@@ -134,7 +135,8 @@ class Engine:
     def start_step(self, step: StepExecution) -> bool:
         step.attempt += 1
         step.error_class = step.error_message = ""
-        step.save(update_fields=["attempt", "error_class", "error_message", "updated_at"])
+        step.started_at = timezone.now()  # before start(): a fan-out creates its jobs in there
+        step.save(update_fields=["attempt", "error_class", "error_message", "started_at", "updated_at"])
         outcome = step_type(step.step_type).start(self.handler_run(step))
         self.apply(step, outcome)
         return True

@@ -39,7 +39,8 @@ def process_commands(*, host: str, port: int, var_dir: Path, workers: bool) -> l
     if workers:
         commands += [
             ("worker", [*celery, "worker", "-Q", "engine,default", "-c", "2", "-n", "engine@%h"]),
-            ("jobs", [*celery, "worker", "-Q", "jobs", "-c", "4", "--prefetch-multiplier", "1", "-n", "jobs@%h"]),
+            ("jobs", [*celery, "worker", "-Q", "jobs", "--pool", "threads", "-c", "4", "--prefetch-multiplier", "1",
+                      "-n", "jobs@%h"]),
             ("beat", [*celery, "beat", "-s", str(var_dir / "celerybeat-schedule")]),
         ]
     return commands
