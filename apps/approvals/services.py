@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.models import Organization
 from apps.approvals.models import ApprovalRequest, ApprovalStatus
+from apps.approvals.rules import respond_refusal
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.engine.controls import instance_lock
 from apps.engine.models import StepExecution, WorkflowInstance
 
 
@@ -63,3 +70,62 @@ def approval_time_out(*, approval_id: int) -> bool:
     approval.resolved_at = timezone.now()
     approval.save(update_fields=["status", "resolved_at", "updated_at"])
     return True
+
+
+def _approval_lock(*, approval_id: int, organization: Organization) -> ApprovalRequest:
+    """Lock in the documented order: instance -> step execution -> approval."""
+    row = ApprovalRequest.objects.filter(pk=approval_id, organization=organization).values(
+        "instance_id", "step_execution_id"
+    ).first()
+    if row is None:
+        raise NotFound("Approval request not found.")
+    instance = instance_lock(instance_id=row["instance_id"], organization_id=organization.pk)
+    StepExecution.objects.select_for_update().filter(pk=row["step_execution_id"]).first()
+    approval = ApprovalRequest.objects.select_for_update().get(pk=approval_id)
+    approval.instance = instance
+    return approval
+
+
+def _outcome(approval: ApprovalRequest) -> str | None:
+    """Any reject resolves the request; N distinct approvers approve it."""
+    answers = list(approval.responses.values_list("approve", flat=True))
+    if not all(answers):
+        return ApprovalStatus.REJECTED
+    if len(answers) >= approval.required_approvals:
+        return ApprovalStatus.APPROVED
+    return None
+
+
+@transaction.atomic
+def approval_respond(
+    *, approval_id: int, actor: Any, organization: Organization, approve: bool, comment: str = ""
+) -> ApprovalRequest:
+    comment = (comment or "").strip()
+    if not approve and not comment:
+        raise InvalidInput("A comment is required to reject.", code="comment_required")
+    approval = _approval_lock(approval_id=approval_id, organization=organization)
+    earlier = approval.responses.filter(actor_id=actor.pk).first()
+    if earlier is not None and earlier.approve == approve:
+        return approval  # a double click: the first answer already counted
+    if approval.status != ApprovalStatus.PENDING:
+        raise Conflict(f"Approval {approval.pk} is already {approval.status}.", code="approval_resolved")
+    if earlier is not None:
+        raise Conflict("You already answered this request; an answer cannot be changed.",
+                       code="already_responded")
+    refusal = respond_refusal(approval, actor, organization, approve=approve)
+    if refusal is not None:
+        raise refusal
+    approval.responses.create(actor=actor, approve=approve, comment=comment)
+    outcome = _outcome(approval)
+    if outcome is not None:
+        approval.status = outcome
+        approval.resolved_at = timezone.now()
+        approval.save(update_fields=["status", "resolved_at", "updated_at"])
+    audit_record(actor=actor, action="approval.respond", target=approval, organization=organization,
+                 data={"approve": approve, "comment": comment, "instance": approval.instance_id,
+                       "step": approval.step_id, "status": approval.status})
+    if outcome is not None:
+        from apps.engine.tasks import instance_advance_hint
+
+        transaction.on_commit(partial(instance_advance_hint, approval.instance_id))
+    return approval

@@ -50,6 +50,20 @@ def _instance(org: Organization) -> dict[str, str]:
     return {"id": str(instance.pk)}
 
 
+def _approval(org: Organization) -> dict[str, str]:
+    from apps.approvals.models import ApprovalRequest
+    from apps.engine.models import StepExecution, WorkflowInstance
+
+    instance = WorkflowInstance.objects.create(
+        organization=org, workflow_name="contract-probe", status="running", snapshot={"steps": []}
+    )
+    step = StepExecution.objects.create(instance=instance, step_id="gate", step_type="approval", status="waiting",
+                                        attempt=1)
+    approval = ApprovalRequest.objects.create(organization=org, instance=instance, step_execution=step,
+                                              step_id="gate", message="contract probe")
+    return {"id": str(approval.pk)}
+
+
 def _workflow(org: Organization) -> dict[str, str]:
     from apps.workflows.services import definition_create
 
@@ -69,6 +83,9 @@ def _member(org: Organization) -> dict[str, str]:
 
 
 MAKERS: dict[str, Maker] = {
+    "/api/approvals/{id}/": _approval,
+    "/api/approvals/{id}/approve/": _approval,
+    "/api/approvals/{id}/reject/": _approval,
     "/api/audit/{id}/": _audit_event,
     "/api/credentials/{id}/": _credential,
     "/api/host-groups/{id}/": _host_group,

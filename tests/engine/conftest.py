@@ -27,12 +27,14 @@ def wait_for(
     wanted_step = {step_status} if isinstance(step_status, str) else step_status
     deadline = time.monotonic() + timeout
     while True:
-        instance.refresh_from_db()
-        ok = wanted is None or instance.status in wanted
-        if ok and step is not None:
+        step_ok = True
+        if step is not None:
             execution = StepExecution.objects.filter(instance=instance, step_id=step).first()
-            ok = execution is not None and (wanted_step is None or execution.status in wanted_step)
-        if ok:
+            step_ok = execution is not None and (wanted_step is None or execution.status in wanted_step)
+        # The instance is read after its step: the pass that moved the step has committed
+        # the instance row too, so what the test then asserts about the instance is current.
+        instance.refresh_from_db()
+        if step_ok and (wanted is None or instance.status in wanted):
             return instance
         if time.monotonic() > deadline:
             steps = list(

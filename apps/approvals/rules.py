@@ -1,0 +1,80 @@
+"""Who may answer an approval request (DESIGN §6, §7). One place decides, so the service,
+the `mine` filter and the `can_approve` / `can_reject` flags never disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from apps.accounts.models import Organization
+from apps.accounts.roles import Perm
+from apps.accounts.selectors import role_for, user_has_perm, user_is_org_admin
+from apps.approvals.models import ApprovalRequest
+from apps.core.errors import ApplicationError, PermissionDenied
+
+GROUP_PREFIX = "group:"
+
+
+def user_group_names(user: Any) -> frozenset[str]:
+    cached = getattr(user, "_opsflow_group_names", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True)) if user.is_authenticated else frozenset()
+        user._opsflow_group_names = cached
+    return cached
+
+
+def _is_listed(approvers: list[str], user: Any) -> bool:
+    if user.get_username() in approvers:
+        return True
+    groups = user_group_names(user)
+    return any(entry.startswith(GROUP_PREFIX) and entry[len(GROUP_PREFIX):] in groups for entry in approvers)
+
+
+def is_eligible(approval: ApprovalRequest, user: Any, organization: Organization) -> bool:
+    """Listed approvers; anyone with workflows.execute when none are listed; admins always."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user_is_org_admin(user=user, organization=organization):
+        return True
+    if role_for(user=user, organization=organization) is None:
+        return False
+    if approval.approvers:
+        return _is_listed(approval.approvers, user)
+    return user_has_perm(user=user, organization=organization, perm=Perm.WORKFLOWS_EXECUTE)
+
+
+def is_self_approval(approval: ApprovalRequest, user: Any) -> bool:
+    requesters = {approval.requested_by_id, approval.instance.triggered_by_id} - {None}
+    return user.pk in requesters and not approval.allow_self_approval
+
+
+def respond_refusal(
+    approval: ApprovalRequest, user: Any, organization: Organization, *, approve: bool
+) -> ApplicationError | None:
+    """Why `user` may not give this answer, or None. Self-approval is refused for everyone,
+    admins and owners included, unless the gate allows it; rejecting your own run is fine."""
+    if not is_eligible(approval, user, organization):
+        listed = ", ".join(approval.approvers) or "anyone with workflows.execute"
+        return PermissionDenied(f"You are not an approver of this request (approvers: {listed}).",
+                                code="not_an_approver")
+    if approve and is_self_approval(approval, user):
+        return PermissionDenied("You started this run and this gate does not allow self-approval.",
+                                code="self_approval")
+    return None
+
+
+def eligible_q(user: Any, organization: Organization) -> Q:
+    """The queryset form of `is_eligible` (for the `mine` filter)."""
+    if not user.is_authenticated or not user.is_active:
+        return Q(pk__in=[])
+    if user_is_org_admin(user=user, organization=organization):
+        return Q()
+    if role_for(user=user, organization=organization) is None:
+        return Q(pk__in=[])
+    listed = Q(approvers__contains=[user.get_username()])
+    for name in user_group_names(user):
+        listed |= Q(approvers__contains=[f"{GROUP_PREFIX}{name}"])
+    if user_has_perm(user=user, organization=organization, perm=Perm.WORKFLOWS_EXECUTE):
+        listed |= Q(approvers=[])
+    return listed
