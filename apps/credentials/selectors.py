@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 
 from apps.accounts.models import Organization
 from apps.core.errors import NotFound
+from apps.core.refs import MAX_ID, parse_ref
 from apps.credentials.models import Credential
 
 
@@ -41,3 +44,14 @@ def credential_get(*, organization: Organization, credential_id: int, for_update
 
 def credential_is_used(*, credential: Credential) -> bool:
     return credential.hosts.exists()
+
+
+def credential_for_ref(*, organization_id: int, ref: Any) -> Credential | None:
+    """The organization's credential `ref` names: its id, or its name (a name made of
+    digits is tried as a name when no credential has that id)."""
+    credential_id, name = parse_ref(ref)
+    queryset = Credential.objects.filter(organization_id=organization_id)
+    if credential_id is not None:
+        found = queryset.filter(pk=credential_id).first() if credential_id <= MAX_ID else None
+        return found or queryset.filter(name=str(credential_id)).first()
+    return queryset.filter(name=name).first() if name is not None else None

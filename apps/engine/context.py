@@ -14,6 +14,7 @@ from typing import Any
 
 from apps.core.crypto import decrypt, encrypt
 from apps.engine.models import PamSession, StepExecution, WorkflowInstance
+from apps.jobs.redaction import MASK
 
 
 @dataclass
@@ -23,6 +24,16 @@ class Context:
 
     def with_host(self, host: dict[str, Any] | None) -> dict[str, Any]:
         return {**self.data, "hosts": host_context(host)} if host is not None else self.data
+
+
+def sensitive_names(snapshot: dict[str, Any]) -> set[str]:
+    """The variables a definition declares `sensitive` (their values live encrypted)."""
+    return {var["name"] for var in snapshot.get("variables", []) if isinstance(var, dict) and var.get("sensitive")}
+
+
+def redacted_variables(instance: WorkflowInstance) -> dict[str, Any]:
+    """The instance's variables as anyone may see them: sensitive ones as `***`."""
+    return {**instance.variables, **dict.fromkeys(sensitive_names(instance.snapshot), MASK)}
 
 
 def encrypt_sensitive(values: dict[str, Any]) -> str:

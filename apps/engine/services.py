@@ -16,6 +16,7 @@ from apps.engine.lifecycle import timer_add
 from apps.engine.models import StepExecution, TimerKind, Trigger, WorkflowInstance
 from apps.engine.states import InstanceStatus
 from apps.engine.targets import resolve_targets
+from apps.jobs.redaction import MASK
 
 MANUAL_TRIGGERS = frozenset({Trigger.MANUAL, Trigger.API, Trigger.PARENT, Trigger.RERUN})
 
@@ -43,7 +44,7 @@ def redact_sensitive_defaults(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A sensitive variable's value lives only encrypted (`sensitive_variables`), so the
     frozen definition must not keep its default in clear."""
     variables = [
-        {**var, "default": "***"} if var.get("sensitive") and var.get("default") is not None else var
+        {**var, "default": MASK} if var.get("sensitive") and var.get("default") is not None else var
         for var in snapshot.get("variables", [])
     ]
     return {**snapshot, "variables": variables}

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from apps.core.errors import InvalidInput
+from apps.core.refs import parse_ref
 from apps.inventory.models import Host, HostGroup
 
 
 def _split(refs: list[Any]) -> tuple[set[int], set[str]]:
     ids, names = set(), set()
     for ref in refs:
-        if isinstance(ref, bool):
-            raise InvalidInput(f"'{ref}' is not a host or group reference.", code="invalid_reference")
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit()):
-            ids.add(int(ref))
-        elif isinstance(ref, str) and ref:
-            names.add(ref)
+        ref_id, name = parse_ref(ref)
+        if ref_id is not None:
+            ids.add(ref_id)
+        elif name is not None:
+            names.add(name)
         else:
             raise InvalidInput(f"'{ref}' is not a host or group reference.", code="invalid_reference")
     return ids, names

@@ -22,7 +22,7 @@ from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.accounts.selectors import user_has_perm
 from apps.core.errors import Conflict, InvalidInput
-from apps.engine.api.serializers import REDACTED
+from apps.engine.context import redacted_variables, sensitive_names
 from apps.engine.forms import LogFilterForm, RunForm
 from apps.engine.models import Trigger, WorkflowInstance
 from apps.engine.page_filters import RANGES, InstancePageFilter
@@ -142,9 +142,8 @@ def _instance_context(instance: WorkflowInstance) -> dict[str, Any]:
 def variable_rows(instance: WorkflowInstance) -> list[dict[str, Any]]:
     """The instance's variables; sensitive ones (declared so in its snapshot) as `***`,
     like the API (`InstanceOutput.get_variables`)."""
-    declared = [var for var in instance.snapshot.get("variables", []) if isinstance(var, dict)]
-    sensitive = {var["name"] for var in declared if var.get("sensitive")}
-    values = {**instance.variables, **{name: REDACTED for name in sensitive}}
+    sensitive = sensitive_names(instance.snapshot)
+    values = redacted_variables(instance)
     return [
         {"name": name, "value": value, "sensitive": name in sensitive, "text": isinstance(value, str)}
         for name, value in sorted(values.items())

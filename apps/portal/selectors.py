@@ -13,7 +13,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import Organization
-from apps.approvals.models import ApprovalRequest, ApprovalStatus
+from apps.approvals.models import ApprovalStatus
+from apps.approvals.selectors import approvals_list
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events_list
 from apps.credentials.selectors import credential_list
@@ -62,7 +63,7 @@ def instance_counts(*, organization: Organization, window: timedelta = RECENT_WI
 
 
 def pending_approval_count(*, organization: Organization) -> int:
-    return ApprovalRequest.objects.filter(organization=organization, status=ApprovalStatus.PENDING).count()
+    return approvals_list(organization=organization).filter(status=ApprovalStatus.PENDING).count()
 
 
 def inventory_counts(*, organization: Organization) -> dict[str, int]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from apps.credentials.models import Credential
+from apps.core.refs import parse_ref
+from apps.credentials.selectors import credential_for_ref
 from apps.steps.base import ChildWorkflow
 from apps.workflows.models import WorkflowDefinition
-from apps.workflows.selectors import child_refs, definition_for_child, parse_ref
+from apps.workflows.selectors import child_refs, definition_for_child
 
 MAX_DEFINITIONS_FOLLOWED = 100
 
@@ -67,15 +68,7 @@ class OrganizationLookups:
 
 def credential_info(*, organization_id: int, ref: Any) -> dict[str, Any] | None:
     """Name, kind and username of the organization's credential `ref` (id or name); never the secret."""
-    credential_id, name = parse_ref(ref)
-    queryset = Credential.objects.filter(organization_id=organization_id).only("id", "name", "kind", "username")
-    if credential_id is not None:
-        credential = queryset.filter(pk=credential_id).first() if credential_id < 2**63 else None
-        credential = credential or queryset.filter(name=str(credential_id)).first()
-    elif name is not None:
-        credential = queryset.filter(name=name).first()
-    else:
-        credential = None
+    credential = credential_for_ref(organization_id=organization_id, ref=ref)
     if credential is None:
         return None
     return {"id": credential.pk, "name": credential.name, "kind": credential.kind, "username": credential.username}

@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 
 from apps.accounts.models import Organization
 from apps.core.errors import NotFound
+from apps.core.refs import MAX_ID, parse_ref
 from apps.workflows.models import WorkflowDefinition, WorkflowVersion
 
 
@@ -64,24 +65,12 @@ def definition_version_get(*, definition: WorkflowDefinition, number: int | str)
     return version
 
 
-def parse_ref(ref: Any) -> tuple[int | None, str | None]:
-    """A definition reference: (id, None) for an integer or digit string, else (None, name)."""
-    if isinstance(ref, bool):
-        return None, None
-    if isinstance(ref, int):
-        return ref, None
-    if isinstance(ref, str) and ref.strip():
-        ref = ref.strip()
-        return (int(ref), None) if ref.isdigit() else (None, ref)
-    return None, None
-
-
 def definition_for_child(*, organization_id: int, ref: Any) -> WorkflowDefinition | None:
     """The active definition a `workflow` step names (id or name), in the same organization only."""
     definition_id, name = parse_ref(ref)
     queryset = WorkflowDefinition.objects.filter(organization_id=organization_id, is_active=True)
     if definition_id is not None:
-        return queryset.filter(pk=definition_id).first() if definition_id < 2**63 else None
+        return queryset.filter(pk=definition_id).first() if definition_id <= MAX_ID else None
     if name is not None:
         return queryset.alias(name_lower=Lower("name")).filter(name_lower=name.lower()).first()
     return None

@@ -6,10 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api import StrictSerializerMixin
+from apps.engine.context import redacted_variables
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.jobs.models import Job, LogLine
-
-REDACTED = "***"
 
 
 def duration(start: Any, end: Any) -> float | None:
@@ -65,8 +64,7 @@ class InstanceOutput(InstanceListOutput):
         fields = [*InstanceListOutput.Meta.fields, "variables", "hosts", "trigger_data", "timeout_at", "steps"]
 
     def get_variables(self, obj: WorkflowInstance) -> dict[str, Any]:
-        sensitive = {v["name"] for v in obj.snapshot.get("variables", []) if v.get("sensitive")}
-        return {**obj.variables, **{name: REDACTED for name in sensitive}}
+        return redacted_variables(obj)
 
     def get_hosts(self, obj: WorkflowInstance) -> list[dict[str, Any]]:
         return [{"id": t.get("id"), "hostname": t["hostname"], "primary_ip": t.get("primary_ip")} for t in obj.targets]

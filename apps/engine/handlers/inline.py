@@ -8,7 +8,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.engine.context import decrypt_sensitive, encrypt_sensitive
+from apps.engine.context import decrypt_sensitive, encrypt_sensitive, sensitive_names
 from apps.engine.errors import ErrorClass
 from apps.engine.handlers.base import Execution, evaluate, render, template_error
 from apps.engine.lifecycle import timer_add
@@ -28,10 +28,10 @@ class SetExecution(Execution):
             values = render(run.config.get("variables") or {}, context.data)
         except Exception as exc:
             return template_error(run, exc)
-        sensitive_names = {var["name"] for var in run.definition.get("variables", []) if var.get("sensitive")}
+        sensitive = sensitive_names(run.definition)
         masker = Masker(context.secret_values)
-        plain = {name: _masked(value, masker) for name, value in values.items() if name not in sensitive_names}
-        secret = {name: value for name, value in values.items() if name in sensitive_names}
+        plain = {name: _masked(value, masker) for name, value in values.items() if name not in sensitive}
+        secret = {name: value for name, value in values.items() if name in sensitive}
         instance = run.instance
         instance.variables = {**instance.variables, **plain}
         fields = ["variables", "updated_at"]
@@ -102,12 +102,10 @@ class DelayExecution(Execution):
 
 class PamCheckoutExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
-        from apps.credentials.models import Credential
-        from apps.workflows.references import credential_info
+        from apps.credentials.selectors import credential_for_ref
 
         config = run.config
-        found = credential_info(organization_id=run.instance.organization_id, ref=config.get("credential"))
-        credential = Credential.objects.filter(pk=found["id"]).first() if found else None
+        credential = credential_for_ref(organization_id=run.instance.organization_id, ref=config.get("credential"))
         if credential is None:
             return Outcome.failed(ErrorClass.NOT_FOUND, f"Credential '{config.get('credential')}' was not found.")
         ttl = int(config.get("ttl_seconds") or 3600)

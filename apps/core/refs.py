@@ -1,0 +1,20 @@
+"""References to an organization's objects as users write them: an id or a name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_ID = 2**63 - 1  # a bigint primary key; anything larger cannot exist
+
+
+def parse_ref(ref: Any) -> tuple[int | None, str | None]:
+    """(id, None) for an integer or a string of ASCII digits, (None, name) for any other
+    non-blank string, and (None, None) for anything else (booleans included)."""
+    if isinstance(ref, bool):
+        return None, None
+    if isinstance(ref, int):
+        return ref, None
+    if isinstance(ref, str) and ref.strip():
+        ref = ref.strip()
+        return (int(ref), None) if ref.isascii() and ref.isdigit() else (None, ref)
+    return None, None
