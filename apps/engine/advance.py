@@ -218,7 +218,8 @@ class Engine:
     def activate(self, step_id: str, *, parallel_id: str, branch: str) -> StepExecution:
         existing = self.steps.get(step_id)
         if existing is not None:
-            if existing.status in STEP_DONE and existing.reused_from_id is None:
+            # Each step runs at most once per instance: what succeeded stays done.
+            if existing.status in STEP_DONE - STEP_OK and existing.reused_from_id is None:
                 step_transition(existing, StepStatus.PENDING, parallel_id=parallel_id, branch=branch)
             return existing
         spec = self.specs[step_id]
@@ -236,8 +237,9 @@ class Engine:
             return
         active = [s for s in self.steps.values() if s.status in STEP_ACTIVE]
         if instance.status == InstanceStatus.PAUSING:
-            if not lifecycle.has_running_work(self):
+            if not lifecycle.instance_has_active_work(instance):
                 instance_transition(instance, InstanceStatus.PAUSED)
+                lifecycle.advance_hint(instance.parent_id)  # a pausing parent waits for its children
             return
         if instance.status != InstanceStatus.RUNNING:
             return

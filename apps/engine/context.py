@@ -61,7 +61,15 @@ def steps_context(instance: WorkflowInstance, steps: list[StepExecution] | None 
 
     steps = steps if steps is not None else list(instance.steps.all())
     per_host: dict[str, dict[str, Any]] = {}
-    fanout_ids = [step.pk for step in steps if step.step_type in ("command", "script")]
+    # A re-run's reused step reads its jobs from the run that executed it; a `no_reset`
+    # step also from the run before (its succeeded hosts did not run again).
+    fanout_ids = [
+        pk
+        for step in steps
+        if step.step_type in ("command", "script")
+        for pk in (step.reused_from_id or step.pk, step.result.get("previous_execution"))
+        if pk
+    ]
     if fanout_ids:
         rows = (
             Job.objects.filter(step_execution__in=fanout_ids)

@@ -11,7 +11,13 @@ from django.db import transaction
 from apps.audit.services import audit_record
 from apps.core.errors import InvalidInput, NotFound, TransitionNotAllowed
 from apps.engine.models import StepExecution, WorkflowInstance
-from apps.engine.states import INSTANCE_TERMINAL, InstanceStatus, instance_transition
+from apps.engine.states import (
+    INSTANCE_CANCELING,
+    INSTANCE_TERMINAL,
+    InstanceStatus,
+    PauseReason,
+    instance_transition,
+)
 
 CANCEL_STATUS = {
     "standard": InstanceStatus.CANCELING,
@@ -97,3 +103,114 @@ def instance_cancel_cascade(*, parent_step: StepExecution, mode: str) -> None:
         if _cancel_locked(child, mode=mode, cleanup=False):
             _cascade(child, mode=mode)
             _hint(child.pk)
+
+
+# --- pause / resume (DESIGN §6): cascades down to children, never up -----------------------
+def _refuse_unless_running(instance: WorkflowInstance, action: str) -> None:
+    if instance.status in INSTANCE_TERMINAL:
+        raise TransitionNotAllowed(f"Instance {instance.pk} is already {instance.status}.", code="instance_terminal")
+    if instance.status in INSTANCE_CANCELING:
+        raise TransitionNotAllowed(f"Instance {instance.pk} is being canceled; it cannot {action}.",
+                                   code="instance_canceling")
+    if instance.status in (InstanceStatus.SCHEDULED, InstanceStatus.PENDING):
+        raise TransitionNotAllowed(
+            f"Instance {instance.pk} has not started yet ({instance.status}); cancel it instead.",
+            code="instance_not_running",
+        )
+
+
+def _pause_locked(instance: WorkflowInstance, *, by_parent: bool) -> bool:
+    from apps.engine.lifecycle import instance_has_active_work
+
+    if instance.status != InstanceStatus.RUNNING:
+        return False
+    target = InstanceStatus.PAUSING if instance_has_active_work(instance) else InstanceStatus.PAUSED
+    message = f"Paused with parent instance #{instance.parent_id}." if by_parent else "Paused by an operator."
+    instance_transition(instance, target, pause_reason=PauseReason.OPERATOR, status_message=message,
+                        paused_by_parent=by_parent)
+    for child in WorkflowInstance.objects.select_for_update().filter(parent=instance, status=InstanceStatus.RUNNING):
+        _pause_locked(child, by_parent=True)
+    _hint(instance.pk)
+    return True
+
+
+@transaction.atomic
+def instance_pause(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
+    """`pausing` until no job is active (running jobs finish, nothing new starts), then `paused`."""
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    if instance.status in (InstanceStatus.PAUSING, InstanceStatus.PAUSED):
+        return instance  # already took effect: a double click
+    _refuse_unless_running(instance, "pause")
+    _pause_locked(instance, by_parent=False)
+    audit_record(actor=actor, action="instance.pause", target=instance, data={"reason": reason})
+    return instance
+
+
+def _resume_locked(instance: WorkflowInstance) -> None:
+    instance_transition(instance, InstanceStatus.RUNNING, pause_reason="", status_message="", paused_by_parent=False)
+    for child in WorkflowInstance.objects.select_for_update().filter(
+        parent=instance, status__in=(InstanceStatus.PAUSING, InstanceStatus.PAUSED), paused_by_parent=True
+    ):
+        _resume_locked(child)  # a child paused on its own stays paused
+    _hint(instance.pk)
+
+
+@transaction.atomic
+def instance_resume(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
+    from apps.automation.selectors import kill_switch_engaged
+
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    if instance.status == InstanceStatus.RUNNING:
+        return instance  # already took effect
+    if instance.status not in (InstanceStatus.PAUSING, InstanceStatus.PAUSED):
+        _refuse_unless_running(instance, "resume")
+    if instance.pause_reason == PauseReason.STEP_FAILED:
+        raise TransitionNotAllowed(
+            "The instance holds on a failed step: retry or skip that step, or cancel the instance.",
+            code="step_failed_hold",
+        )
+    if instance.pause_reason == PauseReason.KILL_SWITCH and kill_switch_engaged(
+        organization_id=instance.organization_id, definition_id=instance.definition_id
+    ):
+        raise TransitionNotAllowed("The kill switch is still on; release it before resuming.",
+                                   code="kill_switch_active")
+    was = instance.pause_reason
+    _resume_locked(instance)
+    audit_record(actor=actor, action="instance.resume", target=instance, data={"reason": reason, "pause_reason": was})
+    return instance
+
+
+# --- terminate: at once, jobs killed, no cleanup ------------------------------------------
+TERMINABLE = frozenset({InstanceStatus.RUNNING, InstanceStatus.PAUSING, InstanceStatus.PAUSED})
+
+
+def _terminate_locked(instance: WorkflowInstance, *, reason: str, actor: Any) -> None:
+    from apps.engine.advance import Engine
+    from apps.engine.lifecycle import finish, stop_active_steps
+    from apps.jobs.services import jobs_request_stop
+
+    engine = Engine(instance)
+    jobs_request_stop(instance_id=instance.pk, mode="kill")
+    stop_active_steps(engine, mode="kill")  # a `workflow` step kill-cancels its children
+    message = f"Terminated by {getattr(actor, 'username', None) or 'the system'}"
+    finish(engine, InstanceStatus.TERMINATED, error_message=f"{message}: {reason}" if reason else f"{message}.",
+           actor=actor)
+    engine.publish_changes()
+
+
+@transaction.atomic
+def instance_terminate(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    if instance.status == InstanceStatus.TERMINATED:
+        return instance
+    if instance.status not in TERMINABLE:
+        if instance.status in INSTANCE_TERMINAL:
+            raise TransitionNotAllowed(f"Instance {instance.pk} is already {instance.status}.",
+                                       code="instance_terminal")
+        raise TransitionNotAllowed(
+            f"Only a running, pausing or paused instance can be terminated; this one is {instance.status}.",
+            code="not_terminable",
+        )
+    _terminate_locked(instance, reason=reason, actor=actor)
+    audit_record(actor=actor, action="instance.terminate", target=instance, data={"reason": reason})
+    return instance

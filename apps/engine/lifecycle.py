@@ -72,11 +72,21 @@ def kill_switch_blocks(engine: Engine) -> bool:
 
 
 def has_running_work(engine: Engine) -> bool:
+    """A job of the instance is active, or a child instance has not ended (cancel waits for both)."""
     from apps.jobs.models import JOB_ACTIVE, Job
 
     if Job.objects.filter(instance=engine.instance, status__in=JOB_ACTIVE).exists():
         return True
     return engine.instance.children.exclude(status__in=INSTANCE_TERMINAL).exists()
+
+
+def instance_has_active_work(instance: WorkflowInstance) -> bool:
+    """What a pause waits for: active jobs, or children still moving (a paused child is at rest)."""
+    from apps.jobs.models import JOB_ACTIVE, Job
+
+    if Job.objects.filter(instance=instance, status__in=JOB_ACTIVE).exists():
+        return True
+    return instance.children.exclude(status__in=INSTANCE_TERMINAL | {InstanceStatus.PAUSED}).exists()
 
 
 def successors(spec: dict[str, Any]) -> list[str]:
@@ -150,7 +160,7 @@ def end_with_step(engine: Engine, step: StepExecution) -> None:
 def hold(engine: Engine, step: StepExecution) -> None:
     """hold_on_failure: wait for an operator to retry or skip the step, or to cancel."""
     instance = engine.instance
-    target = InstanceStatus.PAUSING if has_running_work(engine) else InstanceStatus.PAUSED
+    target = InstanceStatus.PAUSING if instance_has_active_work(instance) else InstanceStatus.PAUSED
     instance_transition(
         instance,
         target,

@@ -54,6 +54,9 @@ class WorkflowInstance(OrganizationOwned):
     finished_at = models.DateTimeField(null=True, blank=True)
     timeout_at = models.DateTimeField(null=True, blank=True)
     cancel_cleanup = models.BooleanField(default=False)
+    # Paused because its parent was: resuming the parent resumes it (a child paused on
+    # its own stays paused).
+    paused_by_parent = models.BooleanField(default=False)
     # Bumped by every advance pass that changed something; the sweeper re-advances
     # active instances whose last progress is old (a lost Celery message).
     progressed_at = models.DateTimeField(auto_now_add=True)

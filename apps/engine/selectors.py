@@ -13,6 +13,15 @@ def instances_list(*, organization: Organization) -> QuerySet[WorkflowInstance]:
     return WorkflowInstance.objects.filter(organization=organization).select_related("triggered_by")
 
 
+def instance_for_org(*, instance_id: int, organization_id: int) -> WorkflowInstance:
+    instance = WorkflowInstance.objects.filter(pk=instance_id, organization_id=organization_id).first()
+    if instance is None:
+        from apps.core.errors import NotFound
+
+        raise NotFound("Instance not found.")
+    return instance
+
+
 def instance_detail(*, organization: Organization) -> QuerySet[WorkflowInstance]:
     jobs = Job.objects.order_by("id").only(
         "id", "step_execution_id", "hostname", "status", "exit_code", "attempt", "is_canary", "error_class",
@@ -42,3 +51,33 @@ def log_lines(
     if query:
         lines = lines.filter(line__icontains=query)
     return lines.order_by("seq")
+
+
+def instance_history(*, instance: WorkflowInstance, limit: int = 1000) -> list[dict]:
+    """Every control action on the instance and every approval response to its gates,
+    oldest first: actor, time, reason or comment."""
+    from django.db.models import Q
+
+    from apps.audit.models import AuditEvent
+
+    events = (
+        AuditEvent.objects.filter(organization_id=instance.organization_id)
+        .filter(
+            Q(target_type=instance._meta.label_lower, target_id=str(instance.pk))
+            | Q(action="approval.respond", data__instance=instance.pk)
+        )
+        .order_by("created_at", "id")[:limit]
+    )
+    return [
+        {
+            "id": event.pk,
+            "time": event.created_at,
+            "actor": event.actor_username or None,
+            "action": event.action,
+            "step": event.data.get("step"),
+            "reason": event.data.get("reason") or event.data.get("error_message") or "",
+            "comment": event.data.get("comment", ""),
+            "data": event.data,
+        }
+        for event in events
+    ]

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput
-from apps.engine.context import encrypt_sensitive
+from apps.engine.context import encrypt_sensitive, sensitive_names
 from apps.engine.lifecycle import timer_add
 from apps.engine.models import StepExecution, TimerKind, Trigger, WorkflowInstance
 from apps.engine.states import InstanceStatus
@@ -76,9 +76,16 @@ def instance_start(
     ):
         raise Conflict("Automation is paused by the kill switch; automated starts are refused.",
                        code="kill_switch_active")
-    snapshot, version_number = definition_snapshot(definition)
-    plain, sensitive = split_variables(snapshot, variables or {})
-    snapshot = redact_sensitive_defaults(snapshot)
+    if rerun_of is not None:
+        # A re-run runs what ran: the same frozen definition and the same variables.
+        snapshot, version_number = rerun_of.snapshot, rerun_of.version_number
+        plain, sensitive_encrypted = dict(rerun_of.variables), rerun_of.sensitive_variables
+        sensitive_names_ = sensitive_names(snapshot)
+    else:
+        snapshot, version_number = definition_snapshot(definition)
+        plain, sensitive = split_variables(snapshot, variables or {})
+        snapshot = redact_sensitive_defaults(snapshot)
+        sensitive_encrypted, sensitive_names_ = encrypt_sensitive(sensitive), set(sensitive)
     if targets is None:
         targets = resolve_targets(organization=definition.organization, hosts=hosts or [], groups=groups or [])
     now = timezone.now()
@@ -93,7 +100,7 @@ def instance_start(
             snapshot=snapshot,
             status=InstanceStatus.SCHEDULED if scheduled_for else InstanceStatus.PENDING,
             variables=plain,
-            sensitive_variables=encrypt_sensitive(sensitive),
+            sensitive_variables=sensitive_encrypted,
             targets=targets,
             trigger=trigger,
             trigger_data=trigger_data or {},
@@ -121,7 +128,7 @@ def instance_start(
                 "trigger": trigger,
                 "hosts": [t["hostname"] for t in targets][:50],
                 "host_count": len(targets),
-                "variables": {**plain, **{name: "***" for name in sensitive}},
+                "variables": {**plain, **{name: MASK for name in sensitive_names_}},
                 "scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
             },
         )

@@ -87,8 +87,10 @@ STEP_TRANSITIONS: dict[str, frozenset[str]] = {
     S.WAITING: frozenset({S.RUNNING, S.PENDING} | STEP_DONE),
     S.RUNNING: frozenset({S.WAITING} | STEP_DONE),
     # Retry (back to pending) and skip after a failure; retry after cancel/reject is re-run.
-    S.FAILED: frozenset({S.PENDING, S.SKIPPED, S.UNREACHABLE}),
-    S.CANCELED: frozenset({S.PENDING}),
+    # A parallel step that failed (or stopped) with its branch waits again when the
+    # branch's step is retried (running).
+    S.FAILED: frozenset({S.PENDING, S.RUNNING, S.SKIPPED, S.UNREACHABLE}),
+    S.CANCELED: frozenset({S.PENDING, S.RUNNING}),
     S.SUCCEEDED: frozenset(),
     S.SKIPPED: frozenset(),
     S.REJECTED: frozenset(),

@@ -50,6 +50,14 @@ def _instance(org: Organization) -> dict[str, str]:
     return {"id": str(instance.pk)}
 
 
+def _instance_step(org: Organization) -> dict[str, str]:
+    from apps.engine.models import StepExecution
+
+    ids = _instance(org)
+    StepExecution.objects.create(instance_id=int(ids["id"]), step_id="probe", step_type="command", status="failed")
+    return {**ids, "step_id": "probe"}
+
+
 def _approval(org: Organization) -> dict[str, str]:
     from apps.approvals.models import ApprovalRequest
     from apps.engine.models import StepExecution, WorkflowInstance
@@ -92,6 +100,14 @@ MAKERS: dict[str, Maker] = {
     "/api/hosts/{id}/": _host,
     "/api/instances/{id}/": _instance,
     "/api/instances/{id}/cancel/": _instance,
+    "/api/instances/{id}/history/": _instance,
+    "/api/instances/{id}/pause/": _instance,
+    "/api/instances/{id}/rerun/": _instance,
+    "/api/instances/{id}/resume/": _instance,
+    "/api/instances/{id}/retry/": _instance,
+    "/api/instances/{id}/steps/{step_id}/retry/": _instance_step,
+    "/api/instances/{id}/steps/{step_id}/skip/": _instance_step,
+    "/api/instances/{id}/terminate/": _instance,
     "/api/instances/{id}/logs/": _instance,
     "/api/workflows/{id}/": _workflow,
     "/api/workflows/{id}/clone/": _workflow,

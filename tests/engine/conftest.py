@@ -91,6 +91,15 @@ def run(owner) -> Callable[..., WorkflowInstance]:
 
 
 @pytest.fixture
+def vault_credential(org) -> Any:
+    from apps.credentials.services import credential_create
+
+    return credential_create(
+        organization=org, actor=None, name="db-admin", kind="password", username="dba", secret="s3cr3t-Pa55-value"
+    )
+
+
+@pytest.fixture
 def fleet(org) -> list[Any]:
     from apps.inventory.services import host_create
 

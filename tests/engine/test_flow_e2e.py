@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any
 
 import pytest
 from django.core import mail
@@ -204,15 +203,6 @@ def test_ssh_hosts_fail_fast_with_config_error_and_nothing_runs_locally(worker, 
     assert (job.status, job.error_class) == ("failed", "ConfigError")
     assert "no executor for ssh" in job.error_message
     assert not LogLine.objects.filter(instance=instance, line="must-not-run-here").exists()
-
-
-@pytest.fixture
-def vault_credential(org) -> Any:
-    from apps.credentials.services import credential_create
-
-    return credential_create(
-        organization=org, actor=None, name="db-admin", kind="password", username="dba", secret="s3cr3t-Pa55-value"
-    )
 
 
 def test_pam_checkout_exposes_the_secret_only_redacted_and_checkin_closes_it(

@@ -113,3 +113,25 @@ class RunInput(StrictSerializerMixin, serializers.Serializer):
     groups = serializers.ListField(child=TargetRef(), required=False, default=list, max_length=1_000)
     variables = serializers.DictField(required=False, default=dict)
     scheduled_for = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ReasonInput(StrictSerializerMixin, serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class RerunInput(StrictSerializerMixin, serializers.Serializer):
+    tasks = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list,
+                                  max_length=1000)
+    no_reset = serializers.BooleanField(default=False)
+    dry_run = serializers.BooleanField(default=False)
+
+
+class HistoryEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    time = serializers.DateTimeField()
+    actor = serializers.CharField(allow_null=True)
+    action = serializers.CharField()
+    step = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    comment = serializers.CharField()
+    data = serializers.DictField()

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,15 +15,20 @@ from apps.core.api import validated
 from apps.core.viewsets import OrgScopedViewSet
 from apps.engine.api.serializers import (
     CancelInput,
+    HistoryEventOutput,
     InstanceListOutput,
     InstanceOutput,
     LogLineOutput,
     LogQueryInput,
+    ReasonInput,
+    RerunInput,
 )
-from apps.engine.controls import instance_cancel
+from apps.engine.controls import instance_cancel, instance_pause, instance_resume, instance_terminate
 from apps.engine.filters import InstanceFilter
 from apps.engine.models import WorkflowInstance
-from apps.engine.selectors import instance_detail, instances_list, log_lines
+from apps.engine.rerun import instance_rerun
+from apps.engine.selectors import instance_detail, instance_history, instances_list, log_lines
+from apps.engine.step_controls import instance_retry, step_retry, step_skip
 
 LogPage = inline_serializer(
     "LogPage", {"lines": LogLineOutput(many=True), "last_seq": serializers.IntegerField(),
@@ -39,6 +46,14 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
         "retrieve": Perm.WORKFLOWS_VIEW,
         "logs": Perm.WORKFLOWS_VIEW,
         "cancel": Perm.WORKFLOWS_EXECUTE,
+        "pause": Perm.WORKFLOWS_EXECUTE,
+        "resume": Perm.WORKFLOWS_EXECUTE,
+        "terminate": Perm.WORKFLOWS_EXECUTE,
+        "retry": Perm.WORKFLOWS_EXECUTE,
+        "rerun": Perm.WORKFLOWS_EXECUTE,
+        "step_retry": Perm.WORKFLOWS_EXECUTE,
+        "step_skip": Perm.WORKFLOWS_EXECUTE,
+        "history": Perm.WORKFLOWS_VIEW,
     }
 
     def get_serializer_class(self) -> type:
@@ -70,10 +85,68 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
             "has_more": has_more,
         })
 
+    def _control(self, service: Any, serializer: type = ReasonInput, **kwargs: Any) -> Response:
+        """Validate, call the control service, answer with the instance as it is now."""
+        data = validated(serializer, self.request.data)
+        instance = service(instance_id=self.get_object().pk, organization_id=self.organization.pk,
+                           actor=self.request.user, **kwargs, **data)
+        return Response(InstanceOutput(instance_detail(organization=self.organization).get(pk=instance.pk)).data)
+
     @extend_schema(request=CancelInput, responses=InstanceOutput)
     @action(detail=True, methods=["post"], filter_backends=[])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
-        data = validated(CancelInput, request.data)
-        instance = instance_cancel(instance_id=self.get_object().pk, organization_id=self.organization.pk,
-                                   actor=request.user, **data)
-        return Response(InstanceOutput(instance_detail(organization=self.organization).get(pk=instance.pk)).data)
+        return self._control(instance_cancel, CancelInput)
+
+    @extend_schema(request=ReasonInput, responses=InstanceOutput)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def pause(self, request: Request, pk: str | None = None) -> Response:
+        return self._control(instance_pause)
+
+    @extend_schema(request=ReasonInput, responses=InstanceOutput)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        return self._control(instance_resume)
+
+    @extend_schema(request=ReasonInput, responses=InstanceOutput)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def terminate(self, request: Request, pk: str | None = None) -> Response:
+        return self._control(instance_terminate)
+
+    @extend_schema(request=ReasonInput, responses=InstanceOutput)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        return self._control(instance_retry)
+
+    @extend_schema(request=ReasonInput, responses=InstanceOutput)
+    @action(detail=True, methods=["post"], filter_backends=[], url_path=r"steps/(?P<step_id>[^/]+)/retry")
+    def step_retry(self, request: Request, pk: str | None = None, step_id: str = "") -> Response:
+        return self._control(step_retry, step_id=step_id)
+
+    @extend_schema(request=ReasonInput, responses=InstanceOutput)
+    @action(detail=True, methods=["post"], filter_backends=[], url_path=r"steps/(?P<step_id>[^/]+)/skip")
+    def step_skip(self, request: Request, pk: str | None = None, step_id: str = "") -> Response:
+        return self._control(step_skip, step_id=step_id)
+
+    @extend_schema(
+        request=RerunInput,
+        responses={
+            201: inline_serializer("RerunCreated", {"instance": InstanceOutput(), "plan": serializers.DictField()}),
+            200: inline_serializer("RerunPlan", {"dry_run": serializers.BooleanField(),
+                                                 "plan": serializers.DictField()}),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def rerun(self, request: Request, pk: str | None = None) -> Response:
+        data = validated(RerunInput, request.data)
+        instance, plan = instance_rerun(instance_id=self.get_object().pk, organization_id=self.organization.pk,
+                                        actor=request.user, **data)
+        if instance is None:
+            return Response({"dry_run": True, "plan": plan})
+        body = InstanceOutput(instance_detail(organization=self.organization).get(pk=instance.pk)).data
+        return Response({"instance": body, "plan": plan}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=HistoryEventOutput(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        events = instance_history(instance=self.get_object())
+        return Response(HistoryEventOutput(events, many=True).data)

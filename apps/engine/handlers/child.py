@@ -29,9 +29,12 @@ class ChildWorkflowExecution(Execution):
         targets = run.instance.targets
         size = int(config.get("batch_size") or 0) or max(len(targets), 1)
         batches = [targets[i : i + size] for i in range(0, len(targets), size)] or [[]]
+        done = self.succeeded_batches(run) if run.step.attempt > 1 else set()
         children = []
         try:
             for index, batch in enumerate(batches):
+                if index in done:
+                    continue  # a retry starts again only the batches that did not succeed
                 child = instance_start(
                     definition=definition,
                     actor=run.instance.triggered_by,
@@ -48,10 +51,22 @@ class ChildWorkflowExecution(Execution):
             return Outcome.failed(ErrorClass.CONFIG_ERROR, f"Child workflow could not start: {exc.message}")
         return Outcome.running(children=children, batches=len(batches))
 
+    @staticmethod
+    def latest_children(run: StepRun) -> dict[int, str]:
+        """{child id: status} of the newest child of each batch (a retry adds new ones)."""
+        latest: dict[int | None, tuple[int, str]] = {}
+        for pk, batch, status in WorkflowInstance.objects.filter(parent_step=run.step).order_by("pk").values_list(
+            "pk", "batch_index", "status"
+        ):
+            latest[batch] = (pk, status)
+        return dict(latest.values())
+
+    def succeeded_batches(self, run: StepRun) -> set[int | None]:
+        rows = WorkflowInstance.objects.filter(parent_step=run.step).values_list("batch_index", "status")
+        return {batch for batch, status in rows if status == InstanceStatus.SUCCEEDED}
+
     def on_event(self, run: StepRun) -> Outcome | None:
-        statuses = dict(
-            WorkflowInstance.objects.filter(parent_step=run.step).values_list("pk", "status")
-        )
+        statuses = self.latest_children(run)
         if any(status not in INSTANCE_TERMINAL for status in statuses.values()):
             summary = {str(pk): status for pk, status in statuses.items()}
             return Outcome.running(child_statuses=summary) if summary != run.step.result.get("child_statuses") else None

@@ -25,6 +25,8 @@ FAILURE_PREVIEW = 5
 class FanoutExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         hosts = self.attempt_hosts(run)
+        if not hosts and run.step.result.get("only_hosts") is not None:
+            return self.nothing_to_rerun(run)
         if not hosts:
             return Outcome.failed(ErrorClass.CONFIG_ERROR, "The instance has no target hosts for this step.")
         canary = self.canary_size(run, len(hosts)) if run.step.attempt == 1 else 0
@@ -85,12 +87,26 @@ class FanoutExecution(Execution):
     def attempt_hosts(self, run: StepRun) -> list[dict[str, Any]]:
         """Every target on the first attempt; on a retry, the hosts that did not succeed."""
         targets = run.instance.targets
+        only = run.step.result.get("only_hosts")
+        if only is not None:  # a `no_reset` re-run: the hosts that did not succeed last time
+            wanted = set(only)
+            targets = [host for host in targets if host["hostname"] in wanted]
         if run.step.attempt <= 1:
             return targets
         succeeded = set(
             Job.objects.filter(step_execution=run.step, status=JobStatus.SUCCEEDED).values_list("hostname", flat=True)
         )
         return [host for host in targets if host["hostname"] not in succeeded]
+
+    def nothing_to_rerun(self, run: StepRun) -> Outcome:
+        from apps.engine.models import StepExecution
+
+        previous = StepExecution.objects.filter(pk=run.step.result.get("previous_execution")).first()
+        return Outcome.succeeded(
+            output=previous.output if previous else None,
+            hosts_total=0,
+            note="Every host succeeded in the re-run instance; nothing to run again (no_reset).",
+        )
 
     def canary_size(self, run: StepRun, hosts: int) -> int:
         return canary_size(hosts, run.definition.get("canary_percentage"))

@@ -1,0 +1,225 @@
+"""Retry and skip a failed step; retry a failed instance in place (DESIGN §6).
+
+Each is one service: lock the instance, re-check under the lock, audit with actor and
+reason, wake the engine on commit. The engine itself starts the step again: a service
+only puts rows back in a state the engine knows how to carry on from.
+
+- retry step: the step goes back to `pending`; a fan-out re-runs only its hosts that did
+  not succeed. A `parallel` step that failed because of it waits again (`running`), so
+  the retried branch rejoins at its join.
+- skip step: `skipped`, and the engine routes on to `on_success`.
+- retry instance: a `failed` instance resumes at its failed steps (from the start if
+  none failed), with the steps stopped by the failure started again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from apps.audit.services import audit_record
+from apps.core.errors import NotFound, TransitionNotAllowed
+from apps.engine.controls import _hint, instance_lock
+from apps.engine.errors import NEVER_RETRIED
+from apps.engine.models import StepExecution, WorkflowInstance
+from apps.engine.states import (
+    INSTANCE_CANCELING,
+    INSTANCE_TERMINAL,
+    STEP_ACTIVE,
+    InstanceStatus,
+    PauseReason,
+    StepStatus,
+    instance_transition,
+    step_transition,
+)
+
+
+def _step_lock(instance: WorkflowInstance, step_id: str) -> StepExecution:
+    step = StepExecution.objects.select_for_update().filter(instance=instance, step_id=step_id).first()
+    if step is None:
+        if step_id in {s["id"] for s in instance.snapshot.get("steps", [])}:
+            raise TransitionNotAllowed(f"Step '{step_id}' has not run in this instance.", code="step_not_failed")
+        raise NotFound(f"Step '{step_id}' not found in instance {instance.pk}.")
+    return step
+
+
+def _spec(instance: WorkflowInstance, step_id: str) -> dict[str, Any]:
+    return next((s for s in instance.snapshot.get("steps", []) if s.get("id") == step_id), {})
+
+
+def _refuse_terminal(instance: WorkflowInstance) -> None:
+    if instance.status in INSTANCE_TERMINAL:
+        hint = " Retry the instance instead." if instance.status == InstanceStatus.FAILED else " Re-run it instead."
+        raise TransitionNotAllowed(f"Instance {instance.pk} is already {instance.status}.{hint}",
+                                   code="instance_terminal")
+    if instance.status in INSTANCE_CANCELING:
+        raise TransitionNotAllowed(f"Instance {instance.pk} is being canceled.", code="instance_canceling")
+
+
+def _release_hold(instance: WorkflowInstance) -> None:
+    """A held instance (`paused`, `step_failed`) runs on once its failed step is dealt with."""
+    if instance.status in (InstanceStatus.PAUSED, InstanceStatus.PAUSING) and (
+        instance.pause_reason == PauseReason.STEP_FAILED
+    ):
+        instance_transition(instance, InstanceStatus.RUNNING, pause_reason="", status_message="")
+
+
+def _reopen_containers(instance: WorkflowInstance, step: StepExecution) -> None:
+    """The parallel steps that failed because this step's branch failed wait for it again."""
+    parallel_id = step.parallel_id
+    while parallel_id:
+        container = StepExecution.objects.select_for_update().filter(instance=instance, step_id=parallel_id).first()
+        if container is None:
+            return
+        if container.status in (StepStatus.FAILED, StepStatus.CANCELED):
+            step_transition(container, StepStatus.RUNNING, error_class="", error_message="")
+        parallel_id = container.parallel_id
+
+
+def ensure_retryable(instance: WorkflowInstance, step: StepExecution) -> None:
+    if step.status != StepStatus.FAILED:
+        raise TransitionNotAllowed(f"Step '{step.step_id}' is {step.status}, not failed.", code="step_not_failed")
+    if _spec(instance, step.step_id).get("retryable", True) is False:
+        raise TransitionNotAllowed(f"Step '{step.step_id}' is not retryable.", code="step_not_retryable")
+    if step.error_class in NEVER_RETRIED:
+        raise TransitionNotAllowed(
+            f"Step '{step.step_id}' failed with {step.error_class}, which is never retried: "
+            "fix the cause and start a new run.",
+            code="non_retryable_error",
+        )
+
+
+@transaction.atomic
+def step_retry(
+    *, instance_id: int, organization_id: int, step_id: str, actor: Any, reason: str = ""
+) -> WorkflowInstance:
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    step = _step_lock(instance, step_id)
+    if step.status in STEP_ACTIVE and instance.status not in INSTANCE_TERMINAL:
+        return instance  # the retry already took effect: a double click
+    _refuse_terminal(instance)
+    ensure_retryable(instance, step)
+    failed = {"attempt": step.attempt, "error_class": step.error_class, "error_message": step.error_message[:500]}
+    step_transition(step, StepStatus.PENDING, wait_reason="")
+    _reopen_containers(instance, step)
+    _release_hold(instance)
+    audit_record(actor=actor, action="step.retry", target=instance,
+                 data={"step": step_id, "reason": reason, "failed": failed})
+    _hint(instance.pk)
+    return instance
+
+
+@transaction.atomic
+def step_skip(
+    *, instance_id: int, organization_id: int, step_id: str, actor: Any, reason: str = ""
+) -> WorkflowInstance:
+    from apps.engine.advance import Engine
+
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    step = _step_lock(instance, step_id)
+    if step.status == StepStatus.SKIPPED and step.result.get("skipped_by"):
+        return instance  # already skipped by an operator
+    _refuse_terminal(instance)
+    if step.status != StepStatus.FAILED:
+        raise TransitionNotAllowed(f"Step '{step_id}' is {step.status}, not failed.", code="step_not_failed")
+    if not _spec(instance, step_id).get("skippable", False):
+        raise TransitionNotAllowed(f"Step '{step_id}' is not skippable.", code="not_skippable")
+    who = getattr(actor, "username", None) or "system"
+    step_transition(step, StepStatus.SKIPPED, result={**step.result, "skipped_by": who, "skip_reason": reason})
+    _reopen_containers(instance, step)
+    _release_hold(instance)
+    engine = Engine(instance)
+    engine.route(engine.steps[step_id])  # on to on_success (only creates the next step's row)
+    engine.publish_changes()
+    audit_record(actor=actor, action="step.skip", target=instance, data={"step": step_id, "reason": reason})
+    _hint(instance.pk)
+    return instance
+
+
+def _failed_leaves(steps: list[StepExecution]) -> list[StepExecution]:
+    """Failed steps that are not containers failed only because of a failed branch step."""
+    containers = {s.parallel_id for s in steps if s.status == StepStatus.FAILED and s.parallel_id}
+    return [s for s in steps if s.status == StepStatus.FAILED and s.step_id not in containers]
+
+
+@transaction.atomic
+def instance_retry(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    if instance.status != InstanceStatus.FAILED:
+        if instance.status not in INSTANCE_TERMINAL and _retried(instance):
+            return instance  # the retry already took effect
+        raise TransitionNotAllowed(
+            f"Only a failed instance can be retried; this one is {instance.status}."
+            + (" Re-run it instead." if instance.status in INSTANCE_TERMINAL else ""),
+            code="instance_not_failed",
+        )
+    steps = list(StepExecution.objects.select_for_update().filter(instance=instance).order_by("id"))
+    leaves = _failed_leaves(steps)
+    blocked = [s for s in leaves if s.error_class in NEVER_RETRIED]
+    if blocked:
+        raise TransitionNotAllowed(
+            f"Step '{blocked[0].step_id}' failed with {blocked[0].error_class}, which is never retried: "
+            "fix the cause and start a new run.",
+            code="non_retryable_error",
+        )
+    if not leaves and steps:
+        raise TransitionNotAllowed(
+            "No step of this instance failed, so there is nothing to resume; re-run it instead.",
+            code="nothing_to_retry",
+        )
+    for step in leaves:
+        step_transition(step, StepStatus.PENDING, wait_reason="")
+        _reopen_containers(instance, step)
+    # Steps the failure stopped (other parallel branches) run again too.
+    for step in steps:
+        if step.status == StepStatus.CANCELED and step.reused_from_id is None:
+            step_transition(step, StepStatus.PENDING, wait_reason="")
+    instance_transition(instance, InstanceStatus.RUNNING, status_message="")
+    _retry_timeout(instance)
+    _reopen_pam_sessions(instance)
+    if not steps:
+        from apps.engine.advance import Engine
+
+        Engine(instance).start_first_step()  # it failed before its first step: start over
+    audit_record(actor=actor, action="instance.retry", target=instance,
+                 data={"reason": reason, "steps": [s.step_id for s in leaves]})
+    _hint(instance.pk)
+    return instance
+
+
+def _retry_timeout(instance: WorkflowInstance) -> None:
+    """A retried instance gets its workflow timeout afresh."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.engine.lifecycle import timer_add
+    from apps.engine.models import TimerKind
+
+    seconds = instance.snapshot.get("default_timeout_seconds")
+    if not seconds:
+        return
+    instance.timeout_at = timezone.now() + timedelta(seconds=int(seconds))
+    instance.save(update_fields=["timeout_at", "updated_at"])
+    timer_add(instance, kind=TimerKind.WORKFLOW_TIMEOUT, due_at=instance.timeout_at)
+
+
+def _retried(instance: WorkflowInstance) -> bool:
+    from apps.audit.models import AuditEvent
+
+    return AuditEvent.objects.filter(
+        target_type=instance._meta.label_lower, target_id=str(instance.pk), action="instance.retry"
+    ).exists()
+
+
+def _reopen_pam_sessions(instance: WorkflowInstance) -> None:
+    """Checkouts closed only because the instance failed are the instance's again until
+    their checkin step or their ttl, as if it had never stopped."""
+    from django.utils import timezone
+
+    from apps.engine.models import PamSession
+
+    PamSession.objects.filter(
+        instance=instance, close_reason=InstanceStatus.FAILED, expires_at__gt=timezone.now()
+    ).update(closed_at=None, close_reason="", updated_at=timezone.now())

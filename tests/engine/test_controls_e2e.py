@@ -1,0 +1,349 @@
+"""Operator controls end to end with a real worker: pause/resume (with children), cancel
+modes, terminate, retry and skip a step, retry an instance (DESIGN §6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.automation.models import KillSwitch
+from apps.core.errors import TransitionNotAllowed
+from apps.engine.controls import instance_cancel, instance_pause, instance_resume, instance_terminate
+from apps.engine.models import PamSession, WorkflowInstance
+from apps.engine.step_controls import instance_retry, step_retry, step_skip
+from apps.jobs.models import Job, LogLine
+from tests.engine.conftest import step_of, until, wait_for
+from tests.engine.test_steps_e2e import command, step
+
+pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
+
+
+def controls(instance, owner):
+    return {"instance_id": instance.pk, "organization_id": instance.organization_id, "actor": owner}
+
+
+def job_running(instance, step_id):
+    until(lambda: Job.objects.filter(instance=instance, step_id=step_id, status="running").exists(),
+          message=f"no running job for {step_id}")
+
+
+def flaky(step_id, marker, **fields):
+    """Fails (exit 3) the first time, succeeds afterwards."""
+    return command(step_id, f"test -f {marker} || {{ touch {marker}; exit 3; }}", **fields)
+
+
+# --- pause / resume ---------------------------------------------------------------------
+def test_pause_waits_for_the_running_job_then_nothing_new_starts_until_resume(
+    worker, make_workflow, run, localhost, owner
+):
+    definition = make_workflow([command("first", "sleep 1.5; echo first done", on_success="second"),
+                                command("second", "echo second")])
+    instance = run(definition, hosts=[localhost.pk])
+    job_running(instance, "first")
+
+    paused = instance_pause(**controls(instance, owner), reason="maintenance window")
+    assert paused.status == "pausing"  # answered at once, the job still runs
+    again = instance_pause(**controls(instance, owner), reason="double click")
+    assert again.status == "pausing"
+
+    instance = wait_for(instance, status="paused")
+    assert instance.pause_reason == "operator"
+    assert step_of(instance, "first").status == "succeeded"
+    assert not Job.objects.filter(instance=instance, step_id="second").exists()
+
+    instance_resume(**controls(instance, owner), reason="window over")
+    instance = wait_for(instance, status="succeeded")
+    assert step_of(instance, "second").status == "succeeded"
+    actions = list(AuditEvent.objects.filter(target_id=str(instance.pk), action__in=[
+        "instance.pause", "instance.resume"]).order_by("id").values_list("action", "data__reason"))
+    assert actions == [("instance.pause", "maintenance window"), ("instance.resume", "window over")]
+
+
+def test_pause_cascades_to_children_and_resume_brings_back_only_those(worker, make_workflow, run, fleet, owner):
+    make_workflow([command("work", "sleep 1; echo child {{ hosts.hostname }}", on_success="more"),
+                   command("more", "echo more")], name="child-wf")
+    parent = make_workflow([step("fan", "workflow", {"workflow": "child-wf", "batch_size": 3})])
+    instance = run(parent, hosts=[h.pk for h in fleet[:4]])
+    until(lambda: WorkflowInstance.objects.filter(parent=instance).count() == 2)
+    children = list(WorkflowInstance.objects.filter(parent=instance).order_by("pk"))
+    for kid in children:
+        job_running(kid, "work")
+
+    instance_pause(**controls(instance, owner))
+    for kid in children:
+        wait_for(kid, status="paused")
+    instance = wait_for(instance, status="paused")
+    # A child the operator pauses on its own is not resumed with its parent.
+    WorkflowInstance.objects.filter(pk=children[1].pk).update(paused_by_parent=False)
+
+    instance_resume(**controls(instance, owner))
+    wait_for(children[0], status="succeeded")
+    kid = wait_for(children[1], status="paused")
+    assert instance.__class__.objects.get(pk=instance.pk).status == "running"
+    assert not Job.objects.filter(instance=kid, step_id="more").exists()
+
+    instance_resume(**controls(kid, owner))
+    wait_for(instance, status="succeeded")
+
+
+def test_a_held_instance_resumes_only_through_retry_or_skip(worker, make_workflow, run, localhost, owner):
+    definition = make_workflow([command("fragile", "exit 4", hold_on_failure=True)])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="paused")
+
+    with pytest.raises(TransitionNotAllowed) as refused:
+        instance_resume(**controls(instance, owner))
+    assert refused.value.code == "step_failed_hold"
+
+
+def test_a_kill_switch_pause_resumes_only_once_the_switch_is_off(worker, make_workflow, run, localhost, owner, org):
+    definition = make_workflow([command("first", "sleep 1", on_success="second"), command("second", "echo 2")])
+    instance = run(definition, hosts=[localhost.pk])
+    job_running(instance, "first")
+    switch = KillSwitch.objects.create(organization=org, reason="incident 42", engaged_by=owner)
+
+    instance = wait_for(instance, status="paused")
+    assert (instance.pause_reason, instance.status_message) == ("kill_switch", "Kill switch active")
+    with pytest.raises(TransitionNotAllowed) as refused:
+        instance_resume(**controls(instance, owner))
+    assert refused.value.code == "kill_switch_active"
+
+    KillSwitch.objects.filter(pk=switch.pk).update(released_at=switch.created_at)
+    instance_resume(**controls(instance, owner))
+    wait_for(instance, status="succeeded")
+
+
+# --- cancel -------------------------------------------------------------------------------
+def test_standard_cancel_lets_the_running_job_finish_and_starts_nothing_new(
+    worker, make_workflow, run, localhost, owner
+):
+    definition = make_workflow([command("first", "sleep 1; echo finished", on_success="second"),
+                                command("second", "echo never")])
+    instance = run(definition, hosts=[localhost.pk])
+    job_running(instance, "first")
+
+    answered = instance_cancel(**controls(instance, owner), mode="standard", reason="wrong host")
+    assert answered.status == "canceling"
+
+    instance = wait_for(instance, status="canceled")
+    job = Job.objects.get(instance=instance, step_id="first")
+    assert job.status == "succeeded"
+    assert LogLine.objects.filter(instance=instance, line="finished").exists()
+    assert not Job.objects.filter(instance=instance, step_id="second").exists()
+
+
+def test_standard_cancel_with_cleanup_runs_the_on_cancel_chain_first(worker, make_workflow, run, localhost, owner):
+    definition = make_workflow(
+        [command("work", "sleep 1", on_success="next"), command("next", "echo next"),
+         command("cleanup", "echo cleaning up")],
+        on_cancel="cleanup",
+    )
+    instance = run(definition, hosts=[localhost.pk])
+    job_running(instance, "work")
+
+    instance_cancel(**controls(instance, owner), mode="standard", cleanup=True)
+
+    instance = wait_for(instance, status="canceled")
+    assert step_of(instance, "cleanup").status == "succeeded"
+    assert LogLine.objects.filter(instance=instance, step_id="cleanup", line="cleaning up").exists()
+    assert not Job.objects.filter(instance=instance, step_id="next").exists()
+
+
+def test_force_cancel_stops_the_running_job(worker, make_workflow, run, localhost, owner):
+    definition = make_workflow([command("slow", "sleep 30")])
+    instance = run(definition, hosts=[localhost.pk])
+    job_running(instance, "slow")
+
+    assert instance_cancel(**controls(instance, owner), mode="force").status == "force_canceling"
+
+    instance = wait_for(instance, status="canceled", timeout=20)
+    job = Job.objects.get(instance=instance)
+    assert job.status != "succeeded" and job.finished_at is not None
+    assert step_of(instance, "slow").status == "canceled"
+
+
+def test_kill_cancel_kills_a_job_that_ignores_sigterm(worker, make_workflow, run, localhost, owner, settings):
+    definition = make_workflow([command("stubborn", "trap '' TERM; echo ready; sleep 60 & wait; sleep 60")])
+    instance = run(definition, hosts=[localhost.pk])
+    until(lambda: LogLine.objects.filter(instance=instance, line="ready").exists())
+
+    assert instance_cancel(**controls(instance, owner), mode="kill").status == "kill_canceling"
+
+    instance = wait_for(instance, status="canceled", timeout=30)
+    job = Job.objects.get(instance=instance)
+    assert job.finished_at is not None and job.status != "succeeded"
+    # Repeating a cancel on a canceled instance with nothing left running is harmless.
+    assert instance_cancel(**controls(instance, owner), mode="kill").status == "canceled"
+
+
+# --- terminate ----------------------------------------------------------------------------
+def test_terminate_ends_at_once_kills_jobs_and_closes_pam_sessions(
+    worker, make_workflow, run, localhost, owner, vault_credential
+):
+    definition = make_workflow([
+        step("checkout", "pam_checkout", {"credential": vault_credential.name, "alias": "db"}, on_success="slow"),
+        command("slow", "sleep 30", on_success="after"),
+        command("after", "echo never"),
+    ])
+    instance = run(definition, hosts=[localhost.pk])
+    job_running(instance, "slow")
+
+    answered = instance_terminate(**controls(instance, owner), reason="runaway")
+    assert answered.status == "terminated"
+    assert "runaway" in answered.error_message
+    assert not PamSession.objects.filter(instance=instance, closed_at__isnull=True).exists()
+    until(lambda: Job.objects.filter(instance=instance, finished_at__isnull=False).count() == 1, timeout=20)
+    assert not Job.objects.filter(instance=instance, step_id="after").exists()
+    assert instance_terminate(**controls(instance, owner)).status == "terminated"  # double click
+    with pytest.raises(TransitionNotAllowed) as refused:
+        instance_pause(**controls(instance, owner))
+    assert refused.value.code == "instance_terminal"
+
+
+# --- retry / skip ---------------------------------------------------------------------------
+def test_retry_a_held_step_reruns_it_and_the_instance_goes_on(worker, make_workflow, run, localhost, owner, tmp_path):
+    marker = tmp_path / "once"
+    definition = make_workflow([command("prepare", "echo ready", on_success="flaky"),
+                                flaky("flaky", marker, hold_on_failure=True, on_success="finish"),
+                                command("finish", "echo done")])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="paused")
+    assert step_of(instance, "flaky").error_class == "NonZeroExit"
+
+    step_retry(**controls(instance, owner), step_id="flaky", reason="fixed the disk")
+    step_retry(**controls(instance, owner), step_id="flaky")  # double click: harmless
+
+    instance = wait_for(instance, status="succeeded")
+    assert step_of(instance, "flaky").attempt == 2
+    assert step_of(instance, "prepare").attempt == 1
+    assert Job.objects.filter(instance=instance, step_id="flaky").count() == 2
+
+
+def test_retry_refusals_say_why(worker, make_workflow, run, localhost, owner):
+    definition = make_workflow([
+        command("strict", "exit 1", retryable=False, hold_on_failure=True),
+    ])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="paused")
+    with pytest.raises(TransitionNotAllowed) as refused:
+        step_retry(**controls(instance, owner), step_id="strict")
+    assert refused.value.code == "step_not_retryable"
+    with pytest.raises(TransitionNotAllowed) as refused:
+        step_skip(**controls(instance, owner), step_id="strict")
+    assert refused.value.code == "not_skippable"
+
+    broken = make_workflow([command("broken", "echo {{ 10 // (vars.n | int) }}", hold_on_failure=True)],
+                           variables=[{"name": "n", "default": "0"}])
+    instance = wait_for(run(broken, hosts=[localhost.pk]), status="paused")
+    assert step_of(instance, "broken").error_class == "TemplateError"
+    with pytest.raises(TransitionNotAllowed) as refused:
+        step_retry(**controls(instance, owner), step_id="broken")
+    assert refused.value.code == "non_retryable_error"
+
+
+def test_skip_a_failed_skippable_step_continues_to_on_success(worker, make_workflow, run, localhost, owner):
+    definition = make_workflow([command("optional", "exit 2", skippable=True, hold_on_failure=True,
+                                        on_success="finish"),
+                                command("finish", "echo finished")])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="paused")
+
+    step_skip(**controls(instance, owner), step_id="optional", reason="not needed today")
+    step_skip(**controls(instance, owner), step_id="optional")  # harmless repeat
+
+    instance = wait_for(instance, status="succeeded")
+    assert step_of(instance, "optional").status == "skipped"
+    assert step_of(instance, "finish").status == "succeeded"
+
+
+def test_retry_a_failed_instance_resumes_at_the_failed_step(worker, make_workflow, run, localhost, owner, tmp_path):
+    marker = tmp_path / "once"
+    definition = make_workflow([command("prepare", "echo ready", on_success="flaky"),
+                                flaky("flaky", marker, on_success="finish"),
+                                command("finish", "echo done")])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="failed")
+    assert step_of(instance, "finish").status == "unreachable"
+    with pytest.raises(TransitionNotAllowed) as refused:
+        step_retry(**controls(instance, owner), step_id="flaky")
+    assert refused.value.code == "instance_terminal"
+
+    assert instance_retry(**controls(instance, owner), reason="disk freed").status == "running"
+    assert instance_retry(**controls(instance, owner)).status in {"running", "succeeded"}  # harmless repeat
+
+    instance = wait_for(instance, status="succeeded")
+    assert step_of(instance, "prepare").attempt == 1
+    assert step_of(instance, "flaky").attempt == 2
+    assert step_of(instance, "finish").status == "succeeded"
+    assert instance.finished_at is not None and instance.error_message == ""
+
+
+def test_retry_a_failed_branch_rejoins_its_parallel_step(worker, make_workflow, run, localhost, owner, tmp_path):
+    marker = tmp_path / "once"
+    definition = make_workflow([
+        step("both", "parallel", {"branches": ["left", "right"], "join": "all"}, on_success="after"),
+        command("left", "echo left"),
+        flaky("right", marker),
+        command("after", "echo after"),
+    ])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="failed")
+    assert step_of(instance, "both").error_class == "BranchFailed"
+
+    instance_retry(**controls(instance, owner))
+
+    instance = wait_for(instance, status="succeeded")
+    assert step_of(instance, "left").attempt == 1
+    assert step_of(instance, "right").attempt == 2
+    assert step_of(instance, "both").status == "succeeded"
+    assert step_of(instance, "after").status == "succeeded"
+
+
+def test_retry_instance_refuses_what_did_not_fail(worker, make_workflow, run, localhost, owner):
+    definition = make_workflow([command("ok", "true")])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="succeeded")
+    with pytest.raises(TransitionNotAllowed) as refused:
+        instance_retry(**controls(instance, owner))
+    assert refused.value.code == "instance_not_failed"
+
+
+# --- re-run ---------------------------------------------------------------------------------
+def test_rerun_no_reset_runs_only_the_failed_hosts_and_keeps_earlier_results(
+    worker, make_workflow, run, fleet, owner
+):
+    from apps.engine.rerun import instance_rerun
+
+    definition = make_workflow([
+        command("plan", "echo '{\"plan\": 7}'", on_success="patch"),
+        command("patch", '[ "{{ hosts.hostname }}" != web-2 ] || test -f "{{ vars.marker }}"', on_success="report"),
+        step("report", "set", {"variables": {"summary": "{{ steps.patch.hosts | length }} hosts"}}),
+    ], variables=[{"name": "marker", "default": "/nonexistent"}])
+    hosts = [h.pk for h in fleet[:3]]
+    original = wait_for(run(definition, hosts=hosts), status="failed")
+    assert Job.objects.filter(instance=original, step_id="patch", status="failed").count() == 1
+
+    rerun, plan = instance_rerun(**controls(original, owner), tasks=["patch"], no_reset=True)
+
+    assert plan["tasks"] == ["patch"]
+    rerun = wait_for(rerun, status="failed")  # web-2 still fails: the marker does not exist
+    jobs = list(Job.objects.filter(instance=rerun).values_list("step_id", "hostname"))
+    assert jobs == [("patch", "web-2")]  # plan was reused, the other hosts kept their success
+    assert step_of(rerun, "plan").reused_from_id == step_of(original, "plan").pk
+    assert step_of(rerun, "plan").output == {"plan": 7}
+    assert rerun.rerun_of_id == original.pk
+
+
+def test_rerun_of_a_parallel_branch_rejoins_at_the_join(worker, make_workflow, run, localhost, owner, tmp_path):
+    from apps.engine.rerun import instance_rerun
+
+    marker = tmp_path / "once"
+    definition = make_workflow([
+        step("both", "parallel", {"branches": ["left", "right"], "join": "all"}, on_success="after"),
+        command("left", "echo left"),
+        flaky("right", marker),
+        command("after", "echo after"),
+    ])
+    original = wait_for(run(definition, hosts=[localhost.pk]), status="failed")
+
+    rerun, _ = instance_rerun(**controls(original, owner), tasks=["right"])
+
+    rerun = wait_for(rerun, status="succeeded")
+    assert step_of(rerun, "left").reused_from_id == step_of(original, "left").pk
+    assert step_of(rerun, "right").status == "succeeded"
+    assert step_of(rerun, "after").status == "succeeded"
+    assert list(Job.objects.filter(instance=rerun).values_list("step_id", flat=True).order_by("id")) == [
+        "right", "after"]
