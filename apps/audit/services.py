@@ -17,11 +17,13 @@ def audit_record(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one audit event. Call it inside the transaction of the change it records."""
-    if organization is None and target is not None:
-        organization = getattr(target, "organization", None)
+    if organization is not None:
+        organization_id = organization.pk
+    else:  # the target's organization, without loading it
+        organization_id = getattr(target, "organization_id", None) if target is not None else None
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     return AuditEvent.objects.create(
-        organization=organization,
+        organization_id=organization_id,
         actor=actor if authenticated else None,
         actor_username=actor.get_username() if authenticated else "",
         action=action,

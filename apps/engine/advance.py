@@ -28,7 +28,9 @@ from apps.engine.states import (
     InstanceStatus,
     PauseReason,
     StepStatus,
+    deferred_writes,
     instance_transition,
+    save_fields,
     step_transition,
 )
 from apps.steps.registry import step_type
@@ -45,7 +47,8 @@ def advance(instance_id: int) -> None:
         if instance is None:
             return
         engine = Engine(instance)
-        engine.run()
+        with deferred_writes():
+            engine.run()
         engine.publish_changes()
 
 
@@ -136,7 +139,7 @@ class Engine:
         step.attempt += 1
         step.error_class = step.error_message = ""
         step.started_at = timezone.now()  # before start(): a fan-out creates its jobs in there
-        step.save(update_fields=["attempt", "error_class", "error_message", "started_at", "updated_at"])
+        save_fields(step, ["attempt", "error_class", "error_message", "started_at"])
         outcome = step_type(step.step_type).start(self.handler_run(step))
         self.apply(step, outcome)
         return True
@@ -163,7 +166,7 @@ class Engine:
             if fields:
                 for name, value in fields.items():
                     setattr(step, name, value)
-                step.save(update_fields=[*fields, "updated_at"])
+                save_fields(step, fields)
             return False
         self.progressed = True
         if outcome.status == StepStatus.FAILED and self.schedule_auto_retry(step, outcome, fields):
@@ -256,6 +259,6 @@ class Engine:
             return
         if reason != instance.pause_reason:
             instance.pause_reason = reason
-            instance.save(update_fields=["pause_reason", "updated_at"])
+            save_fields(instance, ["pause_reason"])
         if self.progressed:
             WorkflowInstance.objects.filter(pk=instance.pk).update(progressed_at=timezone.now())

@@ -22,6 +22,7 @@ from apps.engine.states import (
     InstanceStatus,
     PauseReason,
     StepStatus,
+    flush_writes,
     instance_transition,
     step_transition,
 )
@@ -75,6 +76,8 @@ def has_running_work(engine: Engine) -> bool:
     """A job of the instance is active, or a child instance has not ended (cancel waits for both)."""
     from apps.jobs.models import JOB_ACTIVE, Job
 
+    flush_writes()  # a child stopped in this pass must be seen as stopped
+
     if Job.objects.filter(instance=engine.instance, status__in=JOB_ACTIVE).exists():
         return True
     return engine.instance.children.exclude(status__in=INSTANCE_TERMINAL).exists()
@@ -83,6 +86,8 @@ def has_running_work(engine: Engine) -> bool:
 def instance_has_active_work(instance: WorkflowInstance) -> bool:
     """What a pause waits for: active jobs, or children still moving (a paused child is at rest)."""
     from apps.jobs.models import JOB_ACTIVE, Job
+
+    flush_writes()
 
     if Job.objects.filter(instance=instance, status__in=JOB_ACTIVE).exists():
         return True

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.engine.advance import Engine
 from apps.engine.models import PamSession, Timer, TimerKind, WorkflowInstance
-from apps.engine.states import InstanceStatus, StepStatus, instance_transition, step_transition
+from apps.engine.states import InstanceStatus, StepStatus, deferred_writes, instance_transition, step_transition
 
 
 def timer_fire(*, timer_id: int) -> bool:
@@ -25,7 +25,8 @@ def timer_fire(*, timer_id: int) -> bool:
         timer.save(update_fields=["fired_at"])
         _apply(instance, timer)
         engine = Engine(instance)
-        engine.run()
+        with deferred_writes():
+            engine.run()
         engine.publish_changes()
     return True
 

@@ -14,7 +14,7 @@ from apps.engine.handlers.base import Execution, evaluate, render, template_erro
 from apps.engine.lifecycle import timer_add
 from apps.engine.models import PamSession, Timer, TimerKind
 from apps.engine.runtime import Outcome, StepRun
-from apps.engine.states import PauseReason
+from apps.engine.states import PauseReason, save_fields
 from apps.jobs.redaction import MASK, Masker
 
 
@@ -34,11 +34,11 @@ class SetExecution(Execution):
         secret = {name: value for name, value in values.items() if name in sensitive}
         instance = run.instance
         instance.variables = {**instance.variables, **plain}
-        fields = ["variables", "updated_at"]
+        fields = ["variables"]
         if secret:
             instance.sensitive_variables = encrypt_sensitive({**decrypt_sensitive(instance), **secret})
             fields.append("sensitive_variables")
-        instance.save(update_fields=fields)
+        save_fields(instance, fields)
         return Outcome.succeeded(output={**plain, **dict.fromkeys(secret, MASK)})
 
 
