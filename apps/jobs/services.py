@@ -12,6 +12,7 @@ engine controls that cause them.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -19,16 +20,40 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.jobs.executors.base import JobResult
-from apps.jobs.models import JOB_DONE, Job, JobStatus, StopRequest
+from apps.jobs.models import JOB_ACTIVE, JOB_DONE, Job, JobStatus, StopRequest
 
 STALE_BATCH = 500
 
 
-def _advance_later(instance_id: int) -> None:
+# Set by a jobs drainer that advances the instances of the jobs it finished itself (one
+# Celery hop less per step): {instance ids to advance}. None outside such a drainer.
+inline_advances: ContextVar[set[int] | None] = ContextVar("opsflow_inline_advances", default=None)
+
+
+def _engine_needed(job: Job) -> bool:
+    """After a job ended (committed): does the engine have anything to do yet? Only when
+    the step has no active job left (it may finish, or its canary is decided), or when
+    max_parallel held hosts back (one more may start). Each ending checks after its own
+    commit, so of two jobs ending together at least the later one sees the other ended."""
+    if not Job.objects.filter(step_execution_id=job.step_execution_id, status__in=JOB_ACTIVE).exists():
+        return True
+    from apps.engine.models import StepExecution
+
+    result = StepExecution.objects.filter(pk=job.step_execution_id).values_list("result", flat=True).first() or {}
+    return int(result.get("dispatched") or 0) < int(result.get("hosts_total") or 0)
+
+
+def _advance_later(job: Job) -> None:
     def hint() -> None:
         from apps.engine.tasks import instance_advance_hint
 
-        instance_advance_hint(instance_id)
+        if not _engine_needed(job):
+            return
+        inline = inline_advances.get()
+        if inline is not None:
+            inline.add(job.instance_id)
+        else:
+            instance_advance_hint(job.instance_id)
 
     transaction.on_commit(hint)
 
@@ -68,7 +93,7 @@ def _finish_locked(job: Job, result: JobResult) -> None:
             "log_bytes", "log_truncated", "finished_at", "updated_at",
         ]
     )
-    _advance_later(job.instance_id)
+    _advance_later(job)
 
 
 def job_finish(*, job_id: int, result: JobResult) -> Job:

@@ -12,8 +12,10 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import close_old_connections
 
+from apps.engine import tasks as engine_tasks
+from apps.jobs.models import Job, JobStatus
 from apps.jobs.runner import run_job
-from apps.jobs.services import job_claim, jobs_fail_stale, jobs_unattended_steps
+from apps.jobs.services import inline_advances, job_claim, jobs_fail_stale, jobs_unattended_steps
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +36,47 @@ def jobs_drain(self: Task, step_execution_id: int) -> int:
 
     worker = f"{self.request.hostname or socket.gethostname()} pid {os.getpid()}"
     ran = 0
-    while (job := job_claim(step_execution_id=step_execution_id, worker=worker)) is not None:
-        run_job(job, job_spec)
-        ran += 1
-        close_old_connections()  # a long drain outlives CONN_MAX_AGE; Celery only checks per task
+    pending: set[int] = set()
+    token = inline_advances.set(pending)
+    try:
+        step: int | None = step_execution_id
+        while step is not None:
+            while (job := job_claim(step_execution_id=step, worker=worker)) is not None:
+                run_job(job, job_spec)
+                ran += 1
+                close_old_connections()  # a long drain outlives CONN_MAX_AGE; Celery only checks per task
+                if pending:
+                    break
+            step = _advance_inline(pending)
+    finally:
+        inline_advances.reset(token)
+        for instance_id in pending:  # not advanced here (an error): the engine worker does it
+            engine_tasks.instance_advance_hint(instance_id)
     return ran
+
+
+def _advance_inline(pending: set[int]) -> int | None:
+    """Advance the instances whose step's last job this drainer just finished, right here
+    (the engine worker would take one more Celery hop to do the same); then go on with a
+    step those advances queued jobs for, if any (its own drain messages help or find nothing)."""
+    from apps.engine.advance import advance
+
+    next_step = None
+    while pending:
+        instance_id = pending.pop()
+        try:
+            advance(instance_id)
+        except Exception:
+            logger.exception("inline advance of instance %s failed; handing it to the engine worker", instance_id)
+            engine_tasks.instance_advance_hint(instance_id)
+            continue
+        next_step = next_step or (
+            Job.objects.filter(instance_id=instance_id, status=JobStatus.QUEUED)
+            .order_by("id")
+            .values_list("step_execution_id", flat=True)
+            .first()
+        )
+    return next_step
 
 
 @shared_task(name="apps.jobs.tasks.jobs_sweep", **TASK_OPTIONS)
