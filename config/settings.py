@@ -232,6 +232,8 @@ SPECTACULAR_SETTINGS = {
         "PauseReasonEnum": "apps.engine.states.PauseReason",
         "JobStatusEnum": "apps.jobs.models.JobStatus",
         "ApprovalStatusEnum": "apps.approvals.models.ApprovalStatus",
+        "KillSwitchScopeEnum": "apps.automation.models.KillSwitchScope",
+        "KillSwitchStateEnum": "apps.automation.models.KillSwitchState",
     },
 }
 

@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("apps.workflows.api.urls")),
     path("", include("apps.engine.api.urls")),
     path("", include("apps.approvals.api.urls")),
+    path("", include("apps.automation.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,5 +22,7 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("instances/", include("apps.engine.urls")),
     path("workflows/", include("apps.workflows.urls")),
+    path("approvals/", include("apps.approvals.urls")),
+    path("automation/", include("apps.automation.urls")),
     path("", include("apps.portal.urls")),
 ]

@@ -10,7 +10,7 @@ from django.db.models import Q
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.accounts.selectors import role_for, user_has_perm, user_is_org_admin
-from apps.approvals.models import ApprovalRequest
+from apps.approvals.models import ApprovalRequest, ApprovalStatus
 from apps.core.errors import ApplicationError, PermissionDenied
 
 GROUP_PREFIX = "group:"
@@ -62,6 +62,17 @@ def respond_refusal(
         return PermissionDenied("You started this run and this gate does not allow self-approval.",
                                 code="self_approval")
     return None
+
+
+def may_respond(approval: ApprovalRequest, user: Any, organization: Organization, *, approve: bool) -> bool:
+    """Whether `user` can give this answer now (the API's `can_approve` / `can_reject`, the
+    inbox's buttons): the request is pending, they have not answered it, nothing refuses.
+    Reads `approval.responses.all()`, so prefetch them for a list."""
+    if approval.status != ApprovalStatus.PENDING:
+        return False
+    if any(response.actor_id == user.pk for response in approval.responses.all()):
+        return False
+    return respond_refusal(approval, user, organization, approve=approve) is None
 
 
 def eligible_q(user: Any, organization: Organization) -> Q:

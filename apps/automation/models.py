@@ -1,7 +1,19 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.core.models import OrganizationOwned
+
+
+class KillSwitchScope(models.TextChoices):
+    ORGANIZATION = "organization"
+    WORKFLOW = "workflow"
+
+
+class KillSwitchState(models.TextChoices):
+    ENGAGED = "engaged"
+    RELEASED = "released"
+    EXPIRED = "expired"  # `until` passed; the sweeper has not stamped the release yet
 
 
 class KillSwitch(OrganizationOwned):
@@ -25,6 +37,18 @@ class KillSwitch(OrganizationOwned):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "released_at"], name="killswitch_org_open")]
+
+    @property
+    def scope(self) -> str:
+        return KillSwitchScope.WORKFLOW if self.workflow_id else KillSwitchScope.ORGANIZATION
+
+    @property
+    def state(self) -> str:
+        if self.released_at is not None:
+            return KillSwitchState.RELEASED
+        if self.until is not None and self.until <= timezone.now():
+            return KillSwitchState.EXPIRED
+        return KillSwitchState.ENGAGED
 
     def __str__(self) -> str:
         scope = f"workflow {self.workflow_id}" if self.workflow_id else "organization"

@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from apps.automation.services import kill_switches_expire
 from apps.engine.advance import advance
 from apps.engine.models import WorkflowInstance
 from apps.engine.states import INSTANCE_ACTIVE
@@ -53,7 +54,8 @@ def timer_fire_task(timer_id: int) -> None:
 
 @shared_task(name="apps.engine.tasks.sweep", **TASK_OPTIONS)
 def sweep() -> None:
-    """The beat tick: fire due timers, re-advance instances with no recent progress."""
+    """The beat tick: fire due timers, re-advance instances with no recent progress, record
+    the release of kill switches whose `until` passed."""
     for timer_id in due_timer_ids():
         try:
             timer_fire(timer_id=timer_id)
@@ -65,3 +67,4 @@ def sweep() -> None:
     for instance_id in stale:
         WorkflowInstance.objects.filter(pk=instance_id).update(progressed_at=timezone.now())
         instance_advance_hint(instance_id)
+    kill_switches_expire()  # an engagement whose `until` passed: record its release

@@ -1,13 +1,17 @@
-"""What every portal page's layout needs: the organization, the switcher and the nav."""
+"""What every portal page's layout needs: the organization, the switcher, the nav and the
+kill switch banner."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from apps.accounts.selectors import organizations_for_user
 from apps.accounts.tenancy import request_organization
+from apps.automation.selectors import kill_switches_for_request
 from apps.core.errors import ApplicationError
 from apps.portal.nav import nav_entries
 
@@ -24,4 +28,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "current_organization": organization,
         "switchable_organizations": organizations_for_user(user=user).only("id", "name", "slug"),
         "nav": nav_entries(request=request, organization=organization) if organization else [],
+        # Lazy: one query, and only when the page shows the banner (fragments never do).
+        "kill_switches": SimpleLazyObject(partial(kill_switches_for_request, request, organization))
+        if organization else [],
     }

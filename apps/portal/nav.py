@@ -36,7 +36,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Workflows", "workflows:definition-list", Perm.WORKFLOWS_VIEW),
     NavItem("Instances", "engine:instance-list", Perm.WORKFLOWS_VIEW),
     NavItem("Approvals", "approvals:inbox", Perm.WORKFLOWS_VIEW),
-    NavItem("Automation", "automation:overview", Perm.AUTOMATION_VIEW),
+    NavItem("Automation", "automation:overview", Perm.SETTINGS_VIEW),
     NavItem("Confidence", "confidence:overview", Perm.AUTOMATION_VIEW),
     NavItem("Inventory", "inventory:host-list", Perm.WORKFLOWS_VIEW),
     NavItem("Audit", "audit:event-list", Perm.SETTINGS_VIEW),

@@ -8,7 +8,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
 from apps.accounts.models import Organization
-from apps.core.errors import NotFound
+from apps.core.errors import InvalidInput, NotFound
 from apps.core.refs import MAX_ID, parse_ref
 from apps.workflows.models import WorkflowDefinition, WorkflowVersion
 
@@ -74,6 +74,24 @@ def definition_for_child(*, organization_id: int, ref: Any) -> WorkflowDefinitio
     if name is not None:
         return queryset.alias(name_lower=Lower("name")).filter(name_lower=name.lower()).first()
     return None
+
+
+def definition_for_ref(*, organization: Organization, ref: Any) -> WorkflowDefinition:
+    """The organization's definition `ref` names: its id, or its name (any case; a name made
+    of digits is tried as a name when no definition has that id). Foreign = missing: 404."""
+    definition_id, name = parse_ref(ref)
+    if definition_id is None and name is None:
+        raise InvalidInput("Name the workflow by its id (an integer) or its name.", code="invalid_reference")
+    queryset = WorkflowDefinition.objects.filter(organization=organization)
+    found = None
+    if definition_id is not None:
+        found = queryset.filter(pk=definition_id).first() if definition_id <= MAX_ID else None
+        name = str(definition_id)
+    if found is None:
+        found = queryset.alias(name_lower=Lower("name")).filter(name_lower=name.lower()).first()
+    if found is None:
+        raise NotFound(f"Workflow '{name}' was not found.")
+    return found
 
 
 def child_refs(steps: Any) -> list[Any]:

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.approvals.models import ApprovalRequest, ApprovalResponse
-from apps.approvals.rules import respond_refusal
+from apps.approvals.rules import may_respond
 from apps.approvals.selectors import approval_plan
 from apps.core.api import StrictSerializerMixin
 
@@ -36,11 +36,9 @@ class ApprovalListOutput(serializers.ModelSerializer):
     def _may(self, obj: ApprovalRequest, *, approve: bool) -> bool:
         request = self.context.get("request")
         organization = self.context.get("organization")
-        if request is None or organization is None or obj.status != "pending":
+        if request is None or organization is None:
             return False
-        if any(r.actor_id == request.user.pk for r in obj.responses.all()):
-            return False
-        return respond_refusal(obj, request.user, organization, approve=approve) is None
+        return may_respond(obj, request.user, organization, approve=approve)
 
     def get_can_approve(self, obj: ApprovalRequest) -> bool:
         return self._may(obj, approve=True)
