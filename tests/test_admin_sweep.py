@@ -87,6 +87,34 @@ def test_the_cancel_action_goes_through_the_service(client, superuser, execution
     assert AuditEvent.objects.filter(action="instance.cancel.force", target_id=str(instance.pk)).exists()
 
 
+def test_pause_resume_and_terminate_actions_go_through_the_services(client, superuser, execution_rows):
+    client.force_login(superuser)
+    instance = execution_rows["acme"]
+    WorkflowInstance.objects.filter(pk=instance.pk).update(status="running")
+    changelist = "/admin/engine/workflowinstance/"
+
+    client.post(changelist, {"action": "pause", "_selected_action": [instance.pk]})
+    instance.refresh_from_db()
+    # its running job finishes first (the fixture's rows include one)
+    assert (instance.status, instance.pause_reason) in {("pausing", "operator"), ("paused", "operator")}
+    client.post(changelist, {"action": "resume", "_selected_action": [instance.pk]})
+    instance.refresh_from_db()
+    assert instance.status == "running"
+    client.post(changelist, {"action": "terminate", "_selected_action": [instance.pk]})
+    instance.refresh_from_db()
+    assert instance.status == "terminated"
+    actions = AuditEvent.objects.filter(target_id=str(instance.pk), action__in=[
+        "instance.pause", "instance.resume", "instance.terminate"]).order_by("id")
+    assert [(e.action, e.actor_username, e.data["reason"]) for e in actions] == [
+        ("instance.pause", superuser.username, "admin action"),
+        ("instance.resume", superuser.username, "admin action"),
+        ("instance.terminate", superuser.username, "admin action"),
+    ]
+
+    response = client.post(changelist, {"action": "retry", "_selected_action": [instance.pk]}, follow=True)
+    assert "Only a failed instance can be retried" in response.content.decode()  # the refusal, as a message
+
+
 def _request(user):
     from django.test import RequestFactory
 
