@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import environ
 
+from config import celery_conf
 from config.secrets import ENCRYPTION_KEYS_FILE, SECRET_KEY_FILE, load_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -114,17 +114,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_SOCKET = VAR_DIR / "redis.sock"
 REDIS_URL = env.str("REDIS_URL", default=f"unix://{REDIS_SOCKET}?db=0")
 
-
-def _kombu_url(url: str) -> str:
-    """Kombu spells redis-py's unix://PATH?db=N as redis+socket://PATH?virtual_host=N."""
-    if not url.startswith("unix://"):
-        return url
-    parts = urlsplit(url)
-    db = parse_qs(parts.query).get("db", ["0"])[0]
-    return f"redis+socket://{parts.netloc}{parts.path}?virtual_host={db}"
-
-
-CELERY_BROKER_URL = _kombu_url(REDIS_URL)
+# Broker, routes and schedule live in config/celery_conf.py, shared with the Django-free
+# beat process (config/beat.py).
+CELERY_BROKER_URL = celery_conf.kombu_url(REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -136,19 +128,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# DESIGN §3: no countdown longer than a few seconds; long waits are timer rows, so a
-# one-hour visibility timeout only decides how soon a lost message is redelivered.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
-CELERY_TASK_ROUTES = {
-    "apps.jobs.tasks.jobs_drain": {"queue": "jobs"},
-    "apps.jobs.*": {"queue": "engine"},
-    "apps.engine.*": {"queue": "engine"},
-}
-CELERY_BEAT_SCHEDULE = {
-    # DESIGN §3: fires due timers and re-advances stalled instances every <= 2 s.
-    "engine-sweep": {"task": "apps.engine.tasks.sweep", "schedule": 2.0, "options": {"expires": 10}},
-    "jobs-sweep": {"task": "apps.jobs.tasks.jobs_sweep", "schedule": 10.0, "options": {"expires": 30}},
-}
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_conf.BROKER_TRANSPORT_OPTIONS
+CELERY_TASK_ROUTES = celery_conf.TASK_ROUTES
+CELERY_BEAT_SCHEDULE = celery_conf.BEAT_SCHEDULE
 
 # --- Jobs --------------------------------------------------------------------------------
 # Drain tasks woken per fan-out step: at most the jobs workers' slots (Procfile: -c 8).

@@ -75,7 +75,7 @@ def test_fresh_start_serves_admin_runs_workers_and_stops_cleanly_on_sigint(run_s
     assert {name.split("@")[0] for name in replies} == {"engine", "jobs"}, standalone.output
     children = process_tree(standalone.process.pid)
     commands = " ".join(cmdline(pid) for pid, _ in children)
-    for needle in ("redis-server", "uvicorn config.asgi:application", "engine@", "jobs@", "celery -A config beat"):
+    for needle in ("redis-server", "uvicorn config.asgi:application", "engine@", "jobs@", "celery -A config.beat beat"):
         assert needle in commands
 
     assert standalone.stop(signal.SIGINT, timeout=30) == 0, standalone.output

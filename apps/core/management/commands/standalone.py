@@ -41,7 +41,7 @@ def process_commands(*, host: str, port: int, var_dir: Path, workers: bool) -> l
             ("worker", [*celery, "worker", "-Q", "engine,default", "-c", "2", "-n", "engine@%h"]),
             ("jobs", [*celery, "worker", "-Q", "jobs", "--pool", "threads", "-c", "4", "--prefetch-multiplier", "1",
                       "-n", "jobs@%h"]),
-            ("beat", [*celery, "beat", "-s", str(var_dir / "celerybeat-schedule")]),
+            ("beat", [python, "-m", "celery", "-A", "config.beat", "beat", "-s", str(var_dir / "celerybeat-schedule")]),
         ]
     return commands
 
