@@ -166,19 +166,34 @@ def test_approval_creates_a_request_and_waits(worker, make_workflow, run, localh
     assert not Job.objects.filter(instance=instance, step_id="apply").exists()
 
 
-def test_approval_timeout_follows_on_timeout(worker, make_workflow, run):
+@pytest.mark.parametrize(
+    ("on_timeout", "instance_status", "gate_status", "applied"),
+    [
+        ("reject", "rejected", "rejected", False),
+        ("approve", "succeeded", "succeeded", True),
+        ("fail", "failed", "failed", False),
+        ("skip", "succeeded", "skipped", True),
+    ],
+)
+def test_approval_timeout_follows_on_timeout(
+    worker, make_workflow, run, on_timeout, instance_status, gate_status, applied
+):
     definition = make_workflow(
         [
-            step("gate", "approval", {"timeout_seconds": 1, "on_timeout": "reject"}, on_success="apply"),
+            step("gate", "approval", {"timeout_seconds": 1, "on_timeout": on_timeout}, on_success="apply"),
             step("apply", "set", {"variables": {"applied": "yes"}}),
         ]
     )
 
     instance = wait_for(run(definition), status=DONE, timeout=20)
 
-    assert instance.status == "rejected"
-    assert step_of(instance, "gate").status == "rejected"
-    assert "applied" not in instance.variables
+    assert instance.status == instance_status
+    gate = step_of(instance, "gate")
+    assert gate.status == gate_status
+    assert gate.result.get("timed_out") is True
+    assert ("applied" in instance.variables) is applied
+    approval = ApprovalRequest.objects.get(step_execution=gate)
+    assert approval.status == "timed_out" and approval.resolved_at is not None
 
 
 def test_hold_on_failure_pauses_the_instance_for_an_operator(worker, make_workflow, run, localhost):
