@@ -119,6 +119,11 @@ def _refuse_unless_running(instance: WorkflowInstance, action: str) -> None:
         )
 
 
+def ensure_pausable(instance: WorkflowInstance) -> None:
+    """Raises why a pause is refused. The portal's Pause button asks the same question."""
+    _refuse_unless_running(instance, "pause")
+
+
 def _pause_locked(instance: WorkflowInstance, *, by_parent: bool) -> bool:
     from apps.engine.lifecycle import instance_has_active_work
 
@@ -140,7 +145,7 @@ def instance_pause(*, instance_id: int, organization_id: int, actor: Any, reason
     instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
     if instance.status in (InstanceStatus.PAUSING, InstanceStatus.PAUSED):
         return instance  # already took effect: a double click
-    _refuse_unless_running(instance, "pause")
+    ensure_pausable(instance)
     _pause_locked(instance, by_parent=False)
     audit_record(actor=actor, action="instance.pause", target=instance, data={"reason": reason})
     return instance
@@ -155,13 +160,10 @@ def _resume_locked(instance: WorkflowInstance) -> None:
     _hint(instance.pk)
 
 
-@transaction.atomic
-def instance_resume(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
+def ensure_resumable(instance: WorkflowInstance) -> None:
+    """Raises why a resume is refused (the portal's Resume button asks it too)."""
     from apps.automation.selectors import kill_switch_engaged
 
-    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
-    if instance.status == InstanceStatus.RUNNING:
-        return instance  # already took effect
     if instance.status not in (InstanceStatus.PAUSING, InstanceStatus.PAUSED):
         _refuse_unless_running(instance, "resume")
     if instance.pause_reason == PauseReason.STEP_FAILED:
@@ -174,6 +176,14 @@ def instance_resume(*, instance_id: int, organization_id: int, actor: Any, reaso
     ):
         raise TransitionNotAllowed("The kill switch is still on; release it before resuming.",
                                    code="kill_switch_active")
+
+
+@transaction.atomic
+def instance_resume(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    if instance.status == InstanceStatus.RUNNING:
+        return instance  # already took effect
+    ensure_resumable(instance)
     was = instance.pause_reason
     _resume_locked(instance)
     audit_record(actor=actor, action="instance.resume", target=instance, data={"reason": reason, "pause_reason": was})
@@ -198,11 +208,8 @@ def _terminate_locked(instance: WorkflowInstance, *, reason: str, actor: Any) ->
     engine.publish_changes()
 
 
-@transaction.atomic
-def instance_terminate(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
-    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
-    if instance.status == InstanceStatus.TERMINATED:
-        return instance
+def ensure_terminable(instance: WorkflowInstance) -> None:
+    """Raises why a terminate is refused (the portal's Terminate button asks it too)."""
     if instance.status not in TERMINABLE:
         if instance.status in INSTANCE_TERMINAL:
             raise TransitionNotAllowed(f"Instance {instance.pk} is already {instance.status}.",
@@ -211,6 +218,14 @@ def instance_terminate(*, instance_id: int, organization_id: int, actor: Any, re
             f"Only a running, pausing or paused instance can be terminated; this one is {instance.status}.",
             code="not_terminable",
         )
+
+
+@transaction.atomic
+def instance_terminate(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    if instance.status == InstanceStatus.TERMINATED:
+        return instance
+    ensure_terminable(instance)
     _terminate_locked(instance, reason=reason, actor=actor)
     audit_record(actor=actor, action="instance.terminate", target=instance, data={"reason": reason})
     return instance

@@ -31,9 +31,10 @@ class InstancePageFilter(InstanceFilter):
     date_to = django_filters.DateFilter(method="filter_date_to", label="To")
 
     def __init__(self, data: QueryDict | None = None, *args: Any, **kwargs: Any) -> None:
-        if data is not None:  # the form's "Any" status option sends status=
+        if data is not None:  # the form's "Any" options send status= and trigger=
             data = data.copy()
-            data.setlist("status", [value for value in data.getlist("status") if value])
+            for name in ("status", "trigger"):
+                data.setlist(name, [value for value in data.getlist(name) if value])
         super().__init__(data, *args, **kwargs)
 
     def filter_range(self, queryset: QuerySet[WorkflowInstance], name: str, value: str) -> QuerySet[WorkflowInstance]:

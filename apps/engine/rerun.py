@@ -95,6 +95,11 @@ def _executed(row: StepExecution | None) -> bool:
     return row is not None and row.status in STEP_DONE and row.status != StepStatus.UNREACHABLE
 
 
+def executed_steps(steps: list[StepExecution]) -> list[StepExecution]:
+    """The steps a re-run may start at (the portal's task choices): those that ran."""
+    return [row for row in steps if _executed(row)]
+
+
 def rerun_plan(instance: WorkflowInstance, *, tasks: list[str], no_reset: bool) -> RerunPlan:
     specs = {s["id"]: s for s in instance.snapshot.get("steps", [])}
     rows = {row.step_id: row for row in instance.steps.all()}

@@ -90,6 +90,21 @@ def ensure_retryable(instance: WorkflowInstance, step: StepExecution) -> None:
         )
 
 
+def ensure_step_retry_allowed(instance: WorkflowInstance, step: StepExecution) -> None:
+    """Raises why retrying `step` now is refused (the portal's Retry button asks it too)."""
+    _refuse_terminal(instance)
+    ensure_retryable(instance, step)
+
+
+def ensure_skippable(instance: WorkflowInstance, step: StepExecution) -> None:
+    """Raises why skipping `step` now is refused (the portal's Skip button asks it too)."""
+    _refuse_terminal(instance)
+    if step.status != StepStatus.FAILED:
+        raise TransitionNotAllowed(f"Step '{step.step_id}' is {step.status}, not failed.", code="step_not_failed")
+    if not _spec(instance, step.step_id).get("skippable", False):
+        raise TransitionNotAllowed(f"Step '{step.step_id}' is not skippable.", code="not_skippable")
+
+
 @transaction.atomic
 def step_retry(
     *, instance_id: int, organization_id: int, step_id: str, actor: Any, reason: str = ""
@@ -98,8 +113,7 @@ def step_retry(
     step = _step_lock(instance, step_id)
     if step.status in STEP_ACTIVE and instance.status not in INSTANCE_TERMINAL:
         return instance  # the retry already took effect: a double click
-    _refuse_terminal(instance)
-    ensure_retryable(instance, step)
+    ensure_step_retry_allowed(instance, step)
     failed = {"attempt": step.attempt, "error_class": step.error_class, "error_message": step.error_message[:500]}
     step_transition(step, StepStatus.PENDING, wait_reason="")
     _reopen_containers(instance, step)
@@ -120,11 +134,7 @@ def step_skip(
     step = _step_lock(instance, step_id)
     if step.status == StepStatus.SKIPPED and step.result.get("skipped_by"):
         return instance  # already skipped by an operator
-    _refuse_terminal(instance)
-    if step.status != StepStatus.FAILED:
-        raise TransitionNotAllowed(f"Step '{step_id}' is {step.status}, not failed.", code="step_not_failed")
-    if not _spec(instance, step_id).get("skippable", False):
-        raise TransitionNotAllowed(f"Step '{step_id}' is not skippable.", code="not_skippable")
+    ensure_skippable(instance, step)
     who = getattr(actor, "username", None) or "system"
     step_transition(step, StepStatus.SKIPPED, result={**step.result, "skipped_by": who, "skip_reason": reason})
     _reopen_containers(instance, step)
@@ -143,18 +153,9 @@ def _failed_leaves(steps: list[StepExecution]) -> list[StepExecution]:
     return [s for s in steps if s.status == StepStatus.FAILED and s.step_id not in containers]
 
 
-@transaction.atomic
-def instance_retry(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
-    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
-    if instance.status != InstanceStatus.FAILED:
-        if instance.status not in INSTANCE_TERMINAL and _retried(instance):
-            return instance  # the retry already took effect
-        raise TransitionNotAllowed(
-            f"Only a failed instance can be retried; this one is {instance.status}."
-            + (" Re-run it instead." if instance.status in INSTANCE_TERMINAL else ""),
-            code="instance_not_failed",
-        )
-    steps = list(StepExecution.objects.select_for_update().filter(instance=instance).order_by("id"))
+def retry_leaves(steps: list[StepExecution]) -> list[StepExecution]:
+    """The failed steps a retry of a failed instance resumes at; raises when retrying cannot
+    help (the portal's Retry button asks it too)."""
     leaves = _failed_leaves(steps)
     blocked = [s for s in leaves if s.error_class in NEVER_RETRIED]
     if blocked:
@@ -168,6 +169,22 @@ def instance_retry(*, instance_id: int, organization_id: int, actor: Any, reason
             "No step of this instance failed, so there is nothing to resume; re-run it instead.",
             code="nothing_to_retry",
         )
+    return leaves
+
+
+@transaction.atomic
+def instance_retry(*, instance_id: int, organization_id: int, actor: Any, reason: str = "") -> WorkflowInstance:
+    instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
+    if instance.status != InstanceStatus.FAILED:
+        if instance.status not in INSTANCE_TERMINAL and _retried(instance):
+            return instance  # the retry already took effect
+        raise TransitionNotAllowed(
+            f"Only a failed instance can be retried; this one is {instance.status}."
+            + (" Re-run it instead." if instance.status in INSTANCE_TERMINAL else ""),
+            code="instance_not_failed",
+        )
+    steps = list(StepExecution.objects.select_for_update().filter(instance=instance).order_by("id"))
+    leaves = retry_leaves(steps)
     for step in leaves:
         step_transition(step, StepStatus.PENDING, wait_reason="")
         _reopen_containers(instance, step)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.engine import views
+from apps.engine import control_views, views
 
 app_name = "engine"
 
@@ -8,6 +8,14 @@ urlpatterns = [
     path("", views.instance_list_view, name="instance-list"),
     path("<int:instance_id>/", views.instance_detail_view, name="instance-detail"),
     path("<int:instance_id>/live/", views.instance_live_view, name="instance-live"),
+    path("<int:instance_id>/pause/", control_views.instance_pause_view, name="instance-pause"),
+    path("<int:instance_id>/resume/", control_views.instance_resume_view, name="instance-resume"),
+    path("<int:instance_id>/cancel/", control_views.instance_cancel_view, name="instance-cancel"),
+    path("<int:instance_id>/terminate/", control_views.instance_terminate_view, name="instance-terminate"),
+    path("<int:instance_id>/retry/", control_views.instance_retry_view, name="instance-retry"),
+    path("<int:instance_id>/rerun/", control_views.rerun_view, name="instance-rerun"),
+    path("<int:instance_id>/steps/<str:step_id>/retry/", control_views.step_retry_view, name="step-retry"),
+    path("<int:instance_id>/steps/<str:step_id>/skip/", control_views.step_skip_view, name="step-skip"),
     path("run/", views.run_choose_view, name="run-choose"),
     path("run/hosts/", views.run_hosts_view, name="run-hosts"),
 ]

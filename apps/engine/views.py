@@ -25,6 +25,7 @@ from apps.core.errors import Conflict, InvalidInput
 from apps.engine.context import redacted_variables, sensitive_names
 from apps.engine.forms import LogFilterForm, RunForm
 from apps.engine.models import Trigger, WorkflowInstance
+from apps.engine.page_controls import history_rows, run_controls
 from apps.engine.page_filters import RANGES, InstancePageFilter
 from apps.engine.page_selectors import (
     HOST_CANDIDATES,
@@ -36,6 +37,7 @@ from apps.engine.page_selectors import (
     instance_rows,
     log_tail,
 )
+from apps.engine.progress import progress_graph
 from apps.engine.services import instance_start
 from apps.engine.states import INSTANCE_TERMINAL, InstanceStatus
 from apps.portal.access import org_view
@@ -54,6 +56,7 @@ def instance_list_view(request: HttpRequest, organization: Organization) -> Http
     context = {
         "filterset": filterset,
         "statuses": InstanceStatus.choices,
+        "triggers": Trigger.choices,
         "workflows": definition_choices(organization=organization),
         "ranges": [(key, label) for key, (label, _) in RANGES.items()],
         "can_run": _can_run(request, organization),
@@ -81,9 +84,11 @@ class Section:
 
 
 DETAIL_SECTIONS: tuple[Section, ...] = (
+    Section("progress", "Progress", "engine/detail/_progress.html", live=True),
     Section("timeline", "Timeline", "engine/detail/_timeline.html", live=True),
     Section("outputs", "Outputs", "engine/detail/_outputs.html", live=True),
     Section("variables", "Variables", "engine/detail/_variables.html"),
+    Section("history", "History", "engine/detail/_history.html"),
     Section("log", "Log", "engine/detail/_log.html"),
 )
 
@@ -93,11 +98,14 @@ def instance_detail_view(request: HttpRequest, organization: Organization, insta
     instance = instance_page_get(organization=organization, instance_id=instance_id)
     log_form = LogFilterForm(request.GET)
     log_filters = log_form.filters()
+    can_run = _can_run(request, organization)
     context = {
         **_instance_context(instance),
+        **run_controls(instance=instance, user=request.user, organization=organization, can_execute=can_run),
         "sections": DETAIL_SECTIONS,
-        "can_run": _can_run(request, organization),
+        "can_run": can_run,
         "variables": variable_rows(instance),
+        "history": history_rows(instance),
         "log_form": log_form,
         "log_filters": log_filters,
         "log_filtered": any(log_filters[key] for key in ("step", "host", "stream")),
@@ -111,12 +119,14 @@ def instance_detail_view(request: HttpRequest, organization: Organization, insta
 @require_GET
 @org_view(Perm.WORKFLOWS_VIEW)
 def instance_live_view(request: HttpRequest, organization: Organization, instance_id: int) -> HttpResponse:
-    """The live parts of the detail page (header, timeline, outputs), for its 2 s poll."""
+    """The live parts of the detail page (header, progress, timeline, outputs), for its 2 s poll."""
     instance = instance_page_get(organization=organization, instance_id=instance_id)
+    can_run = _can_run(request, organization)
     context = {
         **_instance_context(instance),
+        **run_controls(instance=instance, user=request.user, organization=organization, can_execute=can_run),
         "sections": [section for section in DETAIL_SECTIONS if section.live],
-        "can_run": _can_run(request, organization),
+        "can_run": can_run,
     }
     response = render(request, "engine/detail/_live.html", context)
     response["Cache-Control"] = "no-store"
@@ -136,6 +146,7 @@ def _instance_context(instance: WorkflowInstance) -> dict[str, Any]:
         "active": active,
         "running": active and instance.started_at is not None,
         "has_children": any(step.step_type == "workflow" for step in steps),
+        "progress": progress_graph(instance, steps, active=active),
     }
 
 

@@ -33,10 +33,16 @@ def flaky(step_id, marker, **fields):
 
 
 # --- pause / resume ---------------------------------------------------------------------
+def wait_for_file(path) -> str:
+    """A command that runs until the test creates `path` (no race with the machine's speed)."""
+    return f'while [ ! -f "{path}" ]; do sleep 0.05; done'
+
+
 def test_pause_waits_for_the_running_job_then_nothing_new_starts_until_resume(
-    worker, make_workflow, run, localhost, owner
+    worker, make_workflow, run, localhost, owner, tmp_path
 ):
-    definition = make_workflow([command("first", "sleep 1.5; echo first done", on_success="second"),
+    release = tmp_path / "release"
+    definition = make_workflow([command("first", f"{wait_for_file(release)}; echo first done", on_success="second"),
                                 command("second", "echo second")])
     instance = run(definition, hosts=[localhost.pk])
     job_running(instance, "first")
@@ -45,6 +51,7 @@ def test_pause_waits_for_the_running_job_then_nothing_new_starts_until_resume(
     assert paused.status == "pausing"  # answered at once, the job still runs
     again = instance_pause(**controls(instance, owner), reason="double click")
     assert again.status == "pausing"
+    release.touch()
 
     instance = wait_for(instance, status="paused")
     assert instance.pause_reason == "operator"
@@ -59,8 +66,12 @@ def test_pause_waits_for_the_running_job_then_nothing_new_starts_until_resume(
     assert actions == [("instance.pause", "maintenance window"), ("instance.resume", "window over")]
 
 
-def test_pause_cascades_to_children_and_resume_brings_back_only_those(worker, make_workflow, run, fleet, owner):
-    make_workflow([command("work", "sleep 1; echo child {{ hosts.hostname }}", on_success="more"),
+def test_pause_cascades_to_children_and_resume_brings_back_only_those(
+    worker, make_workflow, run, fleet, owner, tmp_path
+):
+    release = tmp_path / "release"
+    make_workflow([command("work", f"{wait_for_file(release)}; echo child {{{{ hosts.hostname }}}}",
+                           on_success="more"),
                    command("more", "echo more")], name="child-wf")
     parent = make_workflow([step("fan", "workflow", {"workflow": "child-wf", "batch_size": 3})])
     instance = run(parent, hosts=[h.pk for h in fleet[:4]])
@@ -70,6 +81,8 @@ def test_pause_cascades_to_children_and_resume_brings_back_only_those(worker, ma
         job_running(kid, "work")
 
     instance_pause(**controls(instance, owner))
+    assert {kid.status for kid in WorkflowInstance.objects.filter(parent=instance)} == {"pausing"}
+    release.touch()
     for kid in children:
         wait_for(kid, status="paused")
     instance = wait_for(instance, status="paused")
@@ -95,11 +108,16 @@ def test_a_held_instance_resumes_only_through_retry_or_skip(worker, make_workflo
     assert refused.value.code == "step_failed_hold"
 
 
-def test_a_kill_switch_pause_resumes_only_once_the_switch_is_off(worker, make_workflow, run, localhost, owner, org):
-    definition = make_workflow([command("first", "sleep 1", on_success="second"), command("second", "echo 2")])
+def test_a_kill_switch_pause_resumes_only_once_the_switch_is_off(
+    worker, make_workflow, run, localhost, owner, org, tmp_path
+):
+    release = tmp_path / "release"
+    definition = make_workflow([command("first", wait_for_file(release), on_success="second"),
+                                command("second", "echo 2")])
     instance = run(definition, hosts=[localhost.pk])
     job_running(instance, "first")
     switch = KillSwitch.objects.create(organization=org, reason="incident 42", engaged_by=owner)
+    release.touch()
 
     instance = wait_for(instance, status="paused")
     assert (instance.pause_reason, instance.status_message) == ("kill_switch", "Kill switch active")
@@ -114,15 +132,17 @@ def test_a_kill_switch_pause_resumes_only_once_the_switch_is_off(worker, make_wo
 
 # --- cancel -------------------------------------------------------------------------------
 def test_standard_cancel_lets_the_running_job_finish_and_starts_nothing_new(
-    worker, make_workflow, run, localhost, owner
+    worker, make_workflow, run, localhost, owner, tmp_path
 ):
-    definition = make_workflow([command("first", "sleep 1; echo finished", on_success="second"),
+    release = tmp_path / "release"
+    definition = make_workflow([command("first", f"{wait_for_file(release)}; echo finished", on_success="second"),
                                 command("second", "echo never")])
     instance = run(definition, hosts=[localhost.pk])
     job_running(instance, "first")
 
     answered = instance_cancel(**controls(instance, owner), mode="standard", reason="wrong host")
     assert answered.status == "canceling"
+    release.touch()
 
     instance = wait_for(instance, status="canceled")
     job = Job.objects.get(instance=instance, step_id="first")
@@ -131,9 +151,12 @@ def test_standard_cancel_lets_the_running_job_finish_and_starts_nothing_new(
     assert not Job.objects.filter(instance=instance, step_id="second").exists()
 
 
-def test_standard_cancel_with_cleanup_runs_the_on_cancel_chain_first(worker, make_workflow, run, localhost, owner):
+def test_standard_cancel_with_cleanup_runs_the_on_cancel_chain_first(
+    worker, make_workflow, run, localhost, owner, tmp_path
+):
+    release = tmp_path / "release"
     definition = make_workflow(
-        [command("work", "sleep 1", on_success="next"), command("next", "echo next"),
+        [command("work", wait_for_file(release), on_success="next"), command("next", "echo next"),
          command("cleanup", "echo cleaning up")],
         on_cancel="cleanup",
     )
@@ -141,6 +164,7 @@ def test_standard_cancel_with_cleanup_runs_the_on_cancel_chain_first(worker, mak
     job_running(instance, "work")
 
     instance_cancel(**controls(instance, owner), mode="standard", cleanup=True)
+    release.touch()
 
     instance = wait_for(instance, status="canceled")
     assert step_of(instance, "cleanup").status == "succeeded"

@@ -152,9 +152,11 @@ def test_live_fragment_has_the_live_parts_only(logged_in, org, definition):
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     html = response.content.decode()
-    assert re.findall(r'<section id="([a-z-]+)"[^>]*data-live-part', html) == ["instance-header", "timeline", "outputs"]
+    assert re.findall(r'<section id="([a-z-]+)"[^>]*data-live-part', html) == [
+        "instance-header", "progress", "timeline", "outputs"]
     assert 'data-active="true"' in html and "awaiting approval" in html and "so far" in html
     assert "<html" not in html and 'id="log"' not in html and 'id="variables"' not in html
+    assert 'id="history"' not in html and "<dialog" not in html  # neither is live
 
 
 def test_jobs_per_step_are_capped(logged_in, org, definition):
@@ -195,7 +197,8 @@ def test_detail_and_live_queries_do_not_grow_with_steps_and_jobs(logged_in, org,
     step = make_step(instance, "plan", "succeeded")
     make_job(step, "web-1", "succeeded")
     live = reverse("engine:instance-live", args=[instance.pk])
-    with django_assert_max_num_queries(10):  # 9 + the layout's kill switch banner (not the live parts)
+    # 9 + the layout's kill switch banner + the History section's audit events (neither is in the live parts)
+    with django_assert_max_num_queries(11):
         assert logged_in.get(detail_url(instance)).status_code == 200
     with django_assert_max_num_queries(7):
         assert logged_in.get(live).status_code == 200
@@ -203,7 +206,8 @@ def test_detail_and_live_queries_do_not_grow_with_steps_and_jobs(logged_in, org,
         more = make_step(instance, step_id, "running")
         for index in range(20):
             make_job(more, f"node-{index}", "running")
-    with django_assert_max_num_queries(10):  # 9 + the layout's kill switch banner (not the live parts)
+    # 9 + the layout's kill switch banner + the History section's audit events (neither is in the live parts)
+    with django_assert_max_num_queries(11):
         assert logged_in.get(detail_url(instance)).status_code == 200
     with django_assert_max_num_queries(7):
         assert logged_in.get(live).status_code == 200

@@ -62,7 +62,7 @@ def test_rows_show_columns_badges_and_error_preview(logged_in, org, operator):
     assert f'href="{reverse("engine:instance-detail", args=[ok.pk])}">#{ok.pk}</a>' in row
     assert "patch-web" in row and "v4" in row
     assert 'class="status status-ok" data-status="succeeded"' in row and "✓" in row
-    assert "<td>operator <span class=\"muted small\">Manual</span></td>" in row
+    assert "<td>Manual</td>\n          <td>operator</td>" in row  # Triggered by, User
     assert "1 min 23 s" in row
     row = re.search(rf'<tr data-instance="{failed.pk}">(.*?)</tr>', html, re.S).group(1)
     assert 'class="status status-bad" data-status="failed"' in row
@@ -158,3 +158,22 @@ def test_query_count_does_not_grow_with_rows(client, org, operator, django_asser
         assert client.get(LIST).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
     assert WorkflowInstance.objects.count() == 50
+
+
+def test_triggered_by_and_user_columns_and_the_trigger_filter(logged_in, org, operator):
+    manual = make_instance(org, "succeeded", triggered_by=operator)
+    scheduled = make_instance(org, "failed", trigger="schedule")
+    html = logged_in.get(LIST).content.decode()
+    assert re.findall(r'<th scope="col">([^<]+)</th>', html) == [
+        "Run ID", "Workflow", "Status", "Triggered by", "User", "Started", "Duration"]
+    row = re.search(rf'<tr data-instance="{scheduled.pk}">(.*?)</tr>', html, re.S).group(1)
+    assert '<td>Schedule</td>\n          <td><span class="muted">—</span></td>' in row
+    assert '<label for="filter-trigger">Triggered by</label>' in html
+    assert '<label for="filter-user">User</label>' in html
+
+    response = logged_in.get(LIST, {"trigger": "schedule"})
+    assert run_ids(response) == [scheduled.pk]
+    assert '<option value="schedule" selected>Schedule</option>' in response.content.decode()
+    assert run_ids(logged_in.get(LIST, {"trigger": ["", "manual"]})) == [manual.pk]
+    assert run_ids(logged_in.get(LIST, {"trigger": "", "triggered_by": "operator"})) == [manual.pk]
+    assert logged_in.get(LIST, {"trigger": "telepathy"}).status_code == 400

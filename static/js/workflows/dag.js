@@ -1,12 +1,13 @@
 // The definition's graph as SVG: steps in layers (breadth-first from the first step),
 // on_success / on_failure / branch edges, arrowheads, a focusable node per step.
+// The layout pieces are exported for the run page's progress graph (instance_controls.js).
 import { $, el, svg } from "./dom.js";
 import { KIND_LABELS, edgesOf, isObject, stepsOf } from "./model.js";
 
-const W = 170, H = 50, GAP_X = 40, GAP_Y = 70, MARGIN = 30;
+export const W = 170, H = 50, GAP_X = 40, GAP_Y = 70, MARGIN = 30;
 const OFFSETS = { success: -10, failure: 10, branch: 0 };
 
-function layers(doc, nodes, edges) {
+export function layers(doc, nodes, edges) {
   const next = new Map(nodes.map((n) => [n, []]));
   for (const edge of edges) if (next.has(edge.to)) next.get(edge.from).push(edge.to);
   const level = new Map();
@@ -30,7 +31,7 @@ function layers(doc, nodes, edges) {
   return rows.filter(Boolean);
 }
 
-function positions(rows) {
+export function positions(rows) {
   const widest = Math.max(1, ...rows.map((row) => row.length));
   const width = MARGIN * 2 + widest * W + (widest - 1) * GAP_X + 120;
   const place = new Map();
@@ -42,7 +43,7 @@ function positions(rows) {
   return { place, width, height: MARGIN * 2 + 14 + rows.length * (H + GAP_Y) - GAP_Y };
 }
 
-function edgePath(a, b, kind, bend) {
+export function edgePath(a, b, kind, bend) {
   const dx = OFFSETS[kind];
   if (b.depth > a.depth) {
     const x1 = a.x + W / 2 + dx, y1 = a.y + H, x2 = b.x + W / 2 + dx, y2 = b.y;
@@ -55,13 +56,13 @@ function edgePath(a, b, kind, bend) {
   return { d: `M${x1},${y1} C${out},${y1} ${out},${y2} ${x2 + 2},${y2}`, label: [out - 6, (y1 + y2) / 2] };
 }
 
-function markers() {
+export function markers() {
   return svg("defs", {}, ...["success", "failure", "branch"].map((kind) => svg("marker", {
     id: `arrow-${kind}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse",
   }, svg("path", { d: "M0,0 L10,5 L0,10 z", class: `arrow arrow-${kind}` }))));
 }
 
-function short(text, size) {
+export function short(text, size) {
   return text.length > size ? `${text.slice(0, size - 1)}…` : text;
 }
 
