@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django import forms
-from django.conf import settings
 
 from apps.automation.services import REASON_MAX
+from apps.core.forms import zone_from_name
 
 
 class PauseForm(forms.Form):
@@ -27,11 +27,7 @@ class PauseForm(forms.Form):
                                            *((w.pk, f"Workflow {w.name}") for w in workflows)]
 
     def clean_timezone(self) -> ZoneInfo:
-        name = self.cleaned_data["timezone"].strip() or settings.TIME_ZONE
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise forms.ValidationError(f"Unknown time zone '{name}'.") from exc
+        return zone_from_name(self.cleaned_data["timezone"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -10,11 +10,12 @@ import json
 import math
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
+
+from apps.core.forms import zone_from_name
 
 VAR_PREFIX = "var."
 MAX_TARGETS = 10_000
@@ -136,11 +137,7 @@ class RunForm(forms.Form):
         return target_refs(self.data.getlist("groups")) if self.is_bound else []
 
     def clean_timezone(self) -> ZoneInfo:
-        name = self.cleaned_data["timezone"].strip() or settings.TIME_ZONE
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise forms.ValidationError(f"Unknown time zone '{name}'.") from exc
+        return zone_from_name(self.cleaned_data["timezone"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
