@@ -148,7 +148,13 @@ OPSFLOW_JOB_QUEUE_TIMEOUT = env.int("OPSFLOW_JOB_QUEUE_TIMEOUT", default=30 * 60
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="opsflow")},
+        "CONFIG": {
+            # redis-py 8 gives up a read after 5 s by default: exactly as long as
+            # channels-redis's blocking receive (BZPOPMIN, 5 s) waits, so an idle consumer
+            # would die of a TimeoutError. The socket may wait longer than Redis does.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": env.str("CHANNELS_PREFIX", default="opsflow"),
+        },
     }
 }
 
@@ -250,7 +256,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # channels-redis reports each message dropped for a full group at INFO; viewers
+    # backfill those from the database (apps.engine.consumers).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "channels_redis": {"level": "WARNING"}},
 }
 
 OPSFLOW_STANDALONE = os.environ.get("OPSFLOW_STANDALONE") == "1"

@@ -1,18 +1,16 @@
 """Status notifications to live viewers (DESIGN §8), sent after commit.
 
 The channel layer is only a notification path: a viewer that misses a message reloads the
-state from the API, so a failed send is logged and dropped, never retried here.
+state from the API (the live-log consumer sends the current statuses on every connect),
+so a failed send is logged and dropped, never retried here.
 """
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any
 
 from django.db import transaction
-
-logger = logging.getLogger(__name__)
 
 
 def instance_group(instance_id: int) -> str:
@@ -20,16 +18,12 @@ def instance_group(instance_id: int) -> str:
 
 
 def _send(instance_id: int, events: list[dict[str, Any]]) -> None:
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
+    from apps.core.broadcast import group_send
 
-    layer = get_channel_layer()
-    if layer is None or not events:
-        return
-    try:
-        async_to_sync(layer.group_send)(instance_group(instance_id), {"type": "engine.events", "events": events})
-    except Exception:  # the database is the source of truth; viewers backfill
-        logger.warning("could not publish %d events for instance %s", len(events), instance_id, exc_info=True)
+    if events:
+        # Not waited for: the sender thread merges a burst of events (a large fan-out's
+        # job events) into few messages and logs a failed send.
+        group_send(instance_group(instance_id), {"type": "engine.events", "events": events})
 
 
 def publish(instance_id: int, events: list[dict[str, Any]]) -> None:
@@ -57,6 +51,19 @@ def instance_event(instance: Any) -> dict[str, Any]:
         "pause_reason": instance.pause_reason,
         "error_class": instance.error_class,
         "finished_at": instance.finished_at.isoformat() if instance.finished_at else None,
+    }
+
+
+def job_event(job: Any) -> dict[str, Any]:
+    return {
+        "type": "job",
+        "job": job.pk,
+        "step": job.step_id,
+        "host": job.hostname,
+        "attempt": job.attempt,
+        "status": job.status,
+        "exit_code": job.exit_code,
+        "error_class": job.error_class,
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from apps.accounts.models import Organization
 from apps.engine.models import StepExecution, WorkflowInstance
@@ -22,13 +22,34 @@ def instance_for_org(*, instance_id: int, organization_id: int) -> WorkflowInsta
     return instance
 
 
+# The detail shows the first jobs of each step; a 10,000-host step pages through
+# /api/instances/{id}/jobs/ instead of loading every row into one response.
+DETAIL_JOBS_PER_STEP = 100
+JOB_FIELDS = ("id", "step_execution_id", "step_id", "hostname", "status", "exit_code", "attempt", "is_canary",
+              "error_class", "error_message", "started_at", "finished_at", "output")
+
+
 def instance_detail(*, organization: Organization) -> QuerySet[WorkflowInstance]:
-    jobs = Job.objects.order_by("id").only(
-        "id", "step_execution_id", "hostname", "status", "exit_code", "attempt", "is_canary", "error_class",
-        "error_message", "started_at", "finished_at", "output",
+    jobs = Job.objects.order_by("id").only(*JOB_FIELDS)[:DETAIL_JOBS_PER_STEP]
+    steps = (
+        StepExecution.objects.order_by("id")
+        .annotate(jobs_total=Count("jobs"))
+        .prefetch_related(Prefetch("jobs", queryset=jobs, to_attr="first_jobs"))
     )
-    steps = StepExecution.objects.order_by("id").prefetch_related(Prefetch("jobs", queryset=jobs))
     return instances_list(organization=organization).prefetch_related(Prefetch("steps", queryset=steps))
+
+
+def instance_jobs(
+    *, instance: WorkflowInstance, step: str | None = None, status: str | None = None, host: str | None = None
+) -> QuerySet[Job]:
+    jobs = Job.objects.filter(instance=instance).only(*JOB_FIELDS).order_by("id")
+    if step:
+        jobs = jobs.filter(step_id=step)
+    if status:
+        jobs = jobs.filter(status__in=status.split(","))
+    if host:
+        jobs = jobs.filter(hostname=host)
+    return jobs
 
 
 def log_lines(

@@ -85,9 +85,19 @@ class LogLine(models.Model):
     """One line of output. `seq` increases per instance in commit order (see
     apps.jobs.logs.log_append), so a reader that saw seq N has seen every line <= N."""
 
-    instance = models.ForeignKey("engine.WorkflowInstance", on_delete=models.CASCADE, related_name="+")
+    # The log is the busiest table: no database foreign keys and no single-column indexes
+    # here, each would cost every stored line a trigger or an index insert (about 40% of
+    # Postgres's time per line, bench/logs.py). (instance, seq) is unique and indexed;
+    # the lines go with their instance (Django cascades); a job's lines are never read
+    # through the job.
+    instance = models.ForeignKey(
+        "engine.WorkflowInstance", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     seq = models.BigIntegerField()
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, null=True, blank=True, related_name="lines")
+    job = models.ForeignKey(
+        Job, on_delete=models.DO_NOTHING, null=True, blank=True, related_name="lines", db_constraint=False,
+        db_index=False,
+    )
     step_id = models.CharField(max_length=100, blank=True)
     host = models.CharField(max_length=255, blank=True)
     stream = models.CharField(max_length=8, choices=LogStream.choices)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.jobs.executors.base import Executor, JobResult, JobSpec, JobSpecError, OutputLine
 from apps.jobs.executors.local import LocalExecutor
-from apps.jobs.logs import LogEntry, log_append
+from apps.jobs.logs import job_log_append
 from apps.jobs.models import Job, JobStatus, LogStream
 from apps.jobs.services import job_finish, job_heartbeat, job_stop_requested
 
@@ -29,11 +29,7 @@ def executor_for(job: Job) -> Executor:
 
 
 def store_lines(job: Job, lines: list[OutputLine]) -> None:
-    entries = [
-        LogEntry(step_id=job.step_id, line=line.line, stream=line.stream, host=job.hostname, job_id=job.pk, ts=line.ts)
-        for line in lines
-    ]
-    log_append(job.instance_id, entries)
+    job_log_append(job.instance_id, job_id=job.pk, step_id=job.step_id, host=job.hostname, lines=lines)
 
 
 def execute(job: Job, spec_builder: SpecBuilder) -> JobResult:

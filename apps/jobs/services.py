@@ -43,6 +43,13 @@ def _engine_needed(job: Job) -> bool:
     return int(result.get("dispatched") or 0) < int(result.get("hosts_total") or 0)
 
 
+def _publish_job(job: Job) -> None:
+    """Tell the instance's live viewers after commit (a burst of these is merged)."""
+    from apps.engine import events
+
+    events.publish(job.instance_id, [events.job_event(job)])
+
+
 def _advance_later(job: Job) -> None:
     def hint() -> None:
         from apps.engine.tasks import instance_advance_hint
@@ -75,6 +82,7 @@ def job_claim(*, step_execution_id: int, worker: str) -> Job | None:
         job.worker = worker[:200]
         job.pid = os.getpid()
         job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "pid", "updated_at"])
+        _publish_job(job)
     return job
 
 
@@ -93,6 +101,7 @@ def _finish_locked(job: Job, result: JobResult) -> None:
             "log_bytes", "log_truncated", "finished_at", "updated_at",
         ]
     )
+    _publish_job(job)
     _advance_later(job)
 
 

@@ -139,3 +139,32 @@ def test_list_filters_and_detail_with_steps_jobs_and_logs(api, operator, definit
     logs = client.get(f"/api/instances/{second}/logs/", {"after": 2, "limit": 2}).json()
     assert [line["line"] for line in logs["lines"]] == ["line 2", "line 3"] and logs["has_more"] is True
     assert client.get(f"/api/instances/{second}/logs/", {"q": "line 4"}).json()["lines"][0]["seq"] == 5
+
+
+def test_detail_shows_each_steps_first_jobs_and_jobs_pages_through_all(api, operator, org, other_org, make_member):
+    from apps.engine.selectors import DETAIL_JOBS_PER_STEP
+
+    instance = WorkflowInstance.objects.create(organization=org, workflow_name="big", snapshot={"steps": []},
+                                               status="running")
+    step = StepExecution.objects.create(instance=instance, step_id="patch", step_type="command", status="running")
+    total = DETAIL_JOBS_PER_STEP + 30
+    Job.objects.bulk_create([
+        Job(instance=instance, step_execution=step, step_id="patch", hostname=f"node-{i:03}",
+            status="failed" if i % 10 == 0 else "succeeded")
+        for i in range(total)
+    ])
+    client = api(operator)
+
+    detail = client.get(f"/api/instances/{instance.pk}/").json()
+    assert len(detail["steps"][0]["jobs"]) == DETAIL_JOBS_PER_STEP
+    assert detail["steps"][0]["jobs_total"] == total
+
+    page = client.get(f"/api/instances/{instance.pk}/jobs/?step=patch&page_size=50").json()
+    assert page["count"] == total and len(page["results"]) == 50 and page["next"]
+    failed = client.get(f"/api/instances/{instance.pk}/jobs/?status=failed").json()
+    assert failed["count"] == len(range(0, total, 10))
+    assert {job["status"] for job in failed["results"]} == {"failed"}
+    one = client.get(f"/api/instances/{instance.pk}/jobs/?host=node-007").json()
+    assert [job["hostname"] for job in one["results"]] == ["node-007"]
+    stranger = make_member(other_org, role="owner")
+    assert api(stranger, other_org).get(f"/api/instances/{instance.pk}/jobs/").status_code == 404

@@ -20,8 +20,8 @@ class JobOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "hostname", "attempt", "status", "exit_code", "is_canary", "error_class", "error_message",
-                  "started_at", "finished_at", "duration_seconds", "output"]
+        fields = ["id", "step_id", "hostname", "attempt", "status", "exit_code", "is_canary", "error_class",
+                  "error_message", "started_at", "finished_at", "duration_seconds", "output"]
 
     def get_duration_seconds(self, obj: Job) -> float | None:
         return duration(obj.started_at, obj.finished_at)
@@ -29,12 +29,15 @@ class JobOutput(serializers.ModelSerializer):
 
 class StepOutput(serializers.ModelSerializer):
     duration_seconds = serializers.SerializerMethodField()
-    jobs = JobOutput(many=True, read_only=True)
+    jobs = JobOutput(source="first_jobs", many=True, read_only=True,
+                     help_text="The step's first jobs (see jobs_total); page through all of them with jobs/.")
+    jobs_total = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
         model = StepExecution
         fields = ["step_id", "step_type", "status", "attempt", "wait_reason", "parallel_id", "branch", "started_at",
-                  "finished_at", "duration_seconds", "error_class", "error_message", "output", "result", "jobs"]
+                  "finished_at", "duration_seconds", "error_class", "error_message", "output", "result", "jobs",
+                  "jobs_total", "reused_from"]
 
     def get_duration_seconds(self, obj: StepExecution) -> float | None:
         return duration(obj.started_at, obj.finished_at)
@@ -135,3 +138,9 @@ class HistoryEventOutput(serializers.Serializer):
     reason = serializers.CharField()
     comment = serializers.CharField()
     data = serializers.DictField()
+
+
+class JobQueryInput(serializers.Serializer):
+    step = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    status = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    host = serializers.CharField(required=False, allow_blank=True, max_length=255)

@@ -3,9 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,11 +16,14 @@ from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.core.api import validated
 from apps.core.viewsets import OrgScopedViewSet
+from apps.engine.api.logs import LogDownloadInput, PlainTextRenderer, log_reader
 from apps.engine.api.serializers import (
     CancelInput,
     HistoryEventOutput,
     InstanceListOutput,
     InstanceOutput,
+    JobOutput,
+    JobQueryInput,
     LogLineOutput,
     LogQueryInput,
     ReasonInput,
@@ -25,9 +31,10 @@ from apps.engine.api.serializers import (
 )
 from apps.engine.controls import instance_cancel, instance_pause, instance_resume, instance_terminate
 from apps.engine.filters import InstanceFilter
+from apps.engine.log_export import download_response
 from apps.engine.models import WorkflowInstance
 from apps.engine.rerun import instance_rerun
-from apps.engine.selectors import instance_detail, instance_history, instances_list, log_lines
+from apps.engine.selectors import instance_detail, instance_history, instance_jobs, instances_list, log_lines
 from apps.engine.step_controls import instance_retry, step_retry, step_skip
 
 LogPage = inline_serializer(
@@ -45,6 +52,7 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
         "list": Perm.WORKFLOWS_VIEW,
         "retrieve": Perm.WORKFLOWS_VIEW,
         "logs": Perm.WORKFLOWS_VIEW,
+        "logs_download": Perm.WORKFLOWS_VIEW,
         "cancel": Perm.WORKFLOWS_EXECUTE,
         "pause": Perm.WORKFLOWS_EXECUTE,
         "resume": Perm.WORKFLOWS_EXECUTE,
@@ -54,6 +62,7 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
         "step_retry": Perm.WORKFLOWS_EXECUTE,
         "step_skip": Perm.WORKFLOWS_EXECUTE,
         "history": Perm.WORKFLOWS_VIEW,
+        "jobs": Perm.WORKFLOWS_VIEW,
     }
 
     def get_serializer_class(self) -> type:
@@ -84,6 +93,20 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
             "last_seq": lines[-1].seq if lines else query["after"],
             "has_more": has_more,
         })
+
+    @extend_schema(
+        parameters=[OpenApiParameter(name, bool if name in ("follow", "raw") else int if name == "after" else str)
+                    for name in ("after", "step", "host", "stream", "q", "follow", "raw")],
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    @action(detail=True, methods=["get"], url_path="logs/download", filter_backends=[], pagination_class=None,
+            renderer_classes=[JSONRenderer, PlainTextRenderer])
+    def logs_download(self, request: Request, pk: str | None = None) -> StreamingHttpResponse:
+        """The log as plain text, streamed (DESIGN §8): the same filters as logs/; `follow`
+        keeps streaming new lines until the instance ends; `raw` gives the text alone."""
+        instance = self.get_object()
+        data = validated(LogDownloadInput, request.query_params.dict())
+        return download_response(request._request, log_reader(instance, data), follow=data["follow"])
 
     def _control(self, service: Any, serializer: type = ReasonInput, **kwargs: Any) -> Response:
         """Validate, call the control service, answer with the instance as it is now."""
@@ -144,6 +167,19 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
             return Response({"dry_run": True, "plan": plan})
         body = InstanceOutput(instance_detail(organization=self.organization).get(pk=instance.pk)).data
         return Response({"instance": body, "plan": plan}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter(name, str) for name in ("step", "status", "host")],
+        responses=JobOutput(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def jobs(self, request: Request, pk: str | None = None) -> Response:
+        """Every job of the instance, paginated (the detail shows only each step's first ones)."""
+        query = validated(JobQueryInput, request.query_params.dict())
+        jobs = instance_jobs(instance=self.get_object(), step=query.get("step"), status=query.get("status"),
+                             host=query.get("host"))
+        page = self.paginate_queryset(jobs)
+        return self.get_paginated_response(JobOutput(page, many=True).data)
 
     @extend_schema(responses=HistoryEventOutput(many=True))
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)

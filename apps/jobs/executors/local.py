@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -36,6 +38,10 @@ logger = logging.getLogger(__name__)
 
 INTERPRETERS = {"bash": "bash", "sh": "sh", "python": "python3", "python3": "python3"}
 SCRIPT_SUFFIX = {"bash": ".sh", "sh": ".sh", "python": ".py", "python3": ".py"}
+# The job's stdout and stderr pipes hold this much (Linux's default is 64 KiB): a job that
+# prints faster than its lines can be stored then waits with little output queued, so
+# that what viewers see stays close to what the job just printed.
+PIPE_BYTES = 16 * 1024
 INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -71,6 +77,15 @@ def job_argv(spec: JobSpec, directory: Path, env: dict[str, str]) -> list[str]:
     script.write_text(spec.command, encoding="utf-8")
     script.chmod(0o700)
     return [program, str(script)]
+
+
+def shrink_pipes(process: subprocess.Popen[bytes]) -> None:
+    if not hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux only
+        return
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def parse_output(line: str) -> object:
@@ -114,6 +129,7 @@ class LocalExecutor:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
+            shrink_pipes(process)
             supervision = Supervision(
                 process, collector, spec=spec, grace=self.grace,
                 on_lines=on_lines, should_stop=should_stop, heartbeat=heartbeat,
