@@ -1,9 +1,9 @@
 """Who is on the other end of a WebSocket (DESIGN §8, §9).
 
 - Browsers authenticate with their session cookie. A browser always sends `Origin` on a
-  WebSocket handshake, and the origin must be one of ALLOWED_HOSTS: otherwise a page on
-  another site could open a socket with the visitor's cookie (cross-site WebSocket
-  hijacking).
+  WebSocket handshake, and the origin must be this site (or a CSRF_TRUSTED_ORIGINS
+  entry): otherwise a page on another site could open a socket with the visitor's cookie
+  (cross-site WebSocket hijacking).
 - Other clients send `Authorization: Token <key>` on the handshake, like REST clients,
   and usually no `Origin`. A handshake without `Origin` is let through the origin check
   but never authenticated by a session cookie: without a valid token it is anonymous.
@@ -16,13 +16,16 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
-from channels.security.websocket import OriginValidator
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
 from apps.accounts.authentication import TokenAuthentication, user_for_token
 
@@ -34,17 +37,51 @@ def header(scope: dict[str, Any], name: bytes) -> bytes | None:
     return None
 
 
-class BrowserOriginValidator(OriginValidator):
-    """ALLOWED_HOSTS (read on each handshake) for browsers; no Origin: not a browser."""
+def origin_allowed(origin: bytes, host: bytes | None) -> bool:
+    """Django's CSRF rule for a browser's handshake: the page that opens the socket is
+    this site (Origin names the Host the browser connected to, and that Host is one of
+    ALLOWED_HOSTS) or one of CSRF_TRUSTED_ORIGINS. `ALLOWED_HOSTS = ["*"]` accepts any
+    Host, never any Origin."""
+    try:
+        text = origin.decode("ascii")
+    except UnicodeError:
+        return False
+    parsed = urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return False
+    if host is not None:
+        try:
+            host_text = host.decode("ascii").lower()
+        except UnicodeError:
+            host_text = ""
+        domain, _port = split_domain_port(host_text)
+        allowed = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+        if domain and parsed.netloc.lower() == host_text and validate_host(domain, allowed):
+            return True
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        scheme, _, netloc = trusted.partition("://")
+        if scheme != parsed.scheme:
+            continue
+        if netloc.startswith("*."):
+            if is_same_domain(parsed.netloc.lower(), netloc[1:].lower()):
+                return True
+        elif parsed.netloc.lower() == netloc.lower():
+            return True
+    return False
+
+
+class BrowserOriginValidator:
+    """Refuses a handshake whose Origin is not this site (origin_allowed); a handshake
+    without Origin is not a browser's and goes on (it can only use a token)."""
 
     def __init__(self, application: Any) -> None:
-        super().__init__(application, allowed_origins=[])
+        self.application = application
 
-    def valid_origin(self, parsed_origin: Any) -> bool:
-        if parsed_origin is None:
-            return True
-        allowed = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
-        return any(pattern == "*" or self.match_allowed_origin(parsed_origin, pattern) for pattern in allowed)
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        origin = header(scope, b"origin")
+        if origin is not None and not origin_allowed(origin, header(scope, b"host")):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)
 
 
 def _token_user(authorization: bytes) -> Any:

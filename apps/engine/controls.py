@@ -10,6 +10,7 @@ from django.db import transaction
 
 from apps.audit.services import audit_record
 from apps.core.errors import InvalidInput, NotFound, TransitionNotAllowed
+from apps.engine import events
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.engine.states import (
     INSTANCE_CANCELING,
@@ -37,6 +38,12 @@ def _hint(instance_id: int) -> None:
     transaction.on_commit(partial(instance_advance_hint, instance_id))
 
 
+def _changed(instance: WorkflowInstance, steps: tuple[StepExecution, ...] = ()) -> None:
+    """Tell live viewers (after commit) what a control changed: the engine pass it wakes
+    only publishes what that pass itself changes."""
+    events.publish(instance.pk, [*(events.step_event(step) for step in steps), events.instance_event(instance)])
+
+
 def instance_lock(*, instance_id: int, organization_id: int) -> WorkflowInstance:
     instance = (
         WorkflowInstance.objects.select_for_update().filter(pk=instance_id, organization_id=organization_id).first()
@@ -60,6 +67,7 @@ def _cancel_locked(instance: WorkflowInstance, *, mode: str, cleanup: bool) -> b
         return False  # already canceling at least this hard: a double click
     if instance.status in (InstanceStatus.SCHEDULED, InstanceStatus.PENDING) and not instance.steps.exists():
         instance_transition(instance, InstanceStatus.CANCELED)
+        _changed(instance)
         from apps.engine.lifecycle import close_pam_sessions
 
         close_pam_sessions(instance, reason="canceled")
@@ -67,6 +75,7 @@ def _cancel_locked(instance: WorkflowInstance, *, mode: str, cleanup: bool) -> b
         return True
     fields: dict[str, Any] = {"cancel_cleanup": cleanup and mode == "standard"}
     instance_transition(instance, target, **fields)
+    _changed(instance)
     return True
 
 
@@ -133,6 +142,7 @@ def _pause_locked(instance: WorkflowInstance, *, by_parent: bool) -> bool:
     message = f"Paused with parent instance #{instance.parent_id}." if by_parent else "Paused by an operator."
     instance_transition(instance, target, pause_reason=PauseReason.OPERATOR, status_message=message,
                         paused_by_parent=by_parent)
+    _changed(instance)
     for child in WorkflowInstance.objects.select_for_update().filter(parent=instance, status=InstanceStatus.RUNNING):
         _pause_locked(child, by_parent=True)
     _hint(instance.pk)
@@ -153,6 +163,7 @@ def instance_pause(*, instance_id: int, organization_id: int, actor: Any, reason
 
 def _resume_locked(instance: WorkflowInstance) -> None:
     instance_transition(instance, InstanceStatus.RUNNING, pause_reason="", status_message="", paused_by_parent=False)
+    _changed(instance)
     for child in WorkflowInstance.objects.select_for_update().filter(
         parent=instance, status__in=(InstanceStatus.PAUSING, InstanceStatus.PAUSED), paused_by_parent=True
     ):

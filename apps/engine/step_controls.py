@@ -20,7 +20,7 @@ from django.db import transaction
 
 from apps.audit.services import audit_record
 from apps.core.errors import NotFound, TransitionNotAllowed
-from apps.engine.controls import _hint, instance_lock
+from apps.engine.controls import _changed, _hint, instance_lock
 from apps.engine.errors import NEVER_RETRIED
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.engine.states import (
@@ -65,16 +65,20 @@ def _release_hold(instance: WorkflowInstance) -> None:
         instance_transition(instance, InstanceStatus.RUNNING, pause_reason="", status_message="")
 
 
-def _reopen_containers(instance: WorkflowInstance, step: StepExecution) -> None:
-    """The parallel steps that failed because this step's branch failed wait for it again."""
+def _reopen_containers(instance: WorkflowInstance, step: StepExecution) -> list[StepExecution]:
+    """The parallel steps that failed because this step's branch failed wait for it again
+    (returned, for the live viewers)."""
+    reopened: list[StepExecution] = []
     parallel_id = step.parallel_id
     while parallel_id:
         container = StepExecution.objects.select_for_update().filter(instance=instance, step_id=parallel_id).first()
         if container is None:
-            return
+            break
         if container.status in (StepStatus.FAILED, StepStatus.CANCELED):
             step_transition(container, StepStatus.RUNNING, error_class="", error_message="")
+            reopened.append(container)
         parallel_id = container.parallel_id
+    return reopened
 
 
 def ensure_retryable(instance: WorkflowInstance, step: StepExecution) -> None:
@@ -116,8 +120,9 @@ def step_retry(
     ensure_step_retry_allowed(instance, step)
     failed = {"attempt": step.attempt, "error_class": step.error_class, "error_message": step.error_message[:500]}
     step_transition(step, StepStatus.PENDING, wait_reason="")
-    _reopen_containers(instance, step)
+    reopened = _reopen_containers(instance, step)
     _release_hold(instance)
+    _changed(instance, (step, *reopened))
     audit_record(actor=actor, action="step.retry", target=instance,
                  data={"step": step_id, "reason": reason, "failed": failed})
     _hint(instance.pk)
@@ -137,8 +142,9 @@ def step_skip(
     ensure_skippable(instance, step)
     who = getattr(actor, "username", None) or "system"
     step_transition(step, StepStatus.SKIPPED, result={**step.result, "skipped_by": who, "skip_reason": reason})
-    _reopen_containers(instance, step)
+    reopened = _reopen_containers(instance, step)
     _release_hold(instance)
+    _changed(instance, (step, *reopened))
     engine = Engine(instance)
     engine.route(engine.steps[step_id])  # on to on_success (only creates the next step's row)
     engine.publish_changes()
@@ -185,14 +191,17 @@ def instance_retry(*, instance_id: int, organization_id: int, actor: Any, reason
         )
     steps = list(StepExecution.objects.select_for_update().filter(instance=instance).order_by("id"))
     leaves = retry_leaves(steps)
+    changed: list[StepExecution] = []
     for step in leaves:
         step_transition(step, StepStatus.PENDING, wait_reason="")
-        _reopen_containers(instance, step)
+        changed += [step, *_reopen_containers(instance, step)]
     # Steps the failure stopped (other parallel branches) run again too.
     for step in steps:
         if step.status == StepStatus.CANCELED and step.reused_from_id is None:
             step_transition(step, StepStatus.PENDING, wait_reason="")
+            changed.append(step)
     instance_transition(instance, InstanceStatus.RUNNING, status_message="")
+    _changed(instance, tuple(changed))
     _retry_timeout(instance)
     _reopen_pam_sessions(instance)
     if not steps:

@@ -101,6 +101,33 @@ def test_refused_at_the_handshake_with_no_frame(case, instance, ws_client, viewe
     run(scenario)
 
 
+@pytest.mark.parametrize(("origin", "host", "allowed"), [
+    (b"https://ops.example.com", b"ops.example.com", True),  # the page is this site
+    (b"http://ops.example.com:8080", b"ops.example.com:8080", True),
+    (b"https://evil.example", b"ops.example.com", False),  # another site's page
+    (b"https://ops.example.com.evil.example", b"ops.example.com", False),
+    (b"https://evil.example", b"evil.example", False),  # a Host outside ALLOWED_HOSTS (DNS rebinding)
+    (b"https://portal.corp.example", b"ops.example.com", True),  # CSRF_TRUSTED_ORIGINS wildcard
+    (b"http://portal.corp.example", b"ops.example.com", False),  # ... with its scheme
+    (b"null", b"ops.example.com", False),  # a sandboxed frame or a file
+])
+def test_a_browser_origin_must_be_this_site_or_trusted(settings, origin, host, allowed):
+    from apps.accounts.websocket import origin_allowed
+
+    settings.ALLOWED_HOSTS = ["ops.example.com"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.corp.example"]
+    assert origin_allowed(origin, host) is allowed
+
+
+def test_allowed_hosts_star_does_not_let_any_origin_in(settings):
+    from apps.accounts.websocket import origin_allowed
+
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.CSRF_TRUSTED_ORIGINS = []
+    assert origin_allowed(b"https://ops.example.com", b"ops.example.com")
+    assert not origin_allowed(b"https://evil.example", b"ops.example.com")
+
+
 def test_a_member_without_workflows_view_is_refused(instance, ws_client, org, make_member, monkeypatch):
     member = make_member(org, Role.VIEWER, "no-view")
     monkeypatch.setattr("apps.accounts.roles.ROLE_PERMISSIONS",
@@ -300,6 +327,31 @@ def test_status_events_are_forwarded_and_read_the_last_lines_first(instance, ws_
         assert client.seqs == [1, 2, 3]
         step = next(frame for frame in client.frames if frame["type"] == "step" and frame["status"] == "succeeded")
         assert step["step"] == "plan"
+        await client.close()
+
+    run(scenario)
+
+
+def test_operator_controls_are_seen_live(instance, ws_client, viewer_user):
+    """A control's own transition reaches viewers at once, not at the next engine change."""
+    from apps.engine.controls import instance_cancel, instance_pause, instance_resume
+
+    token = token_for(viewer_user)
+    ids = {"instance_id": instance.pk, "organization_id": instance.organization_id, "actor": viewer_user}
+
+    def status(frame, value):
+        return frame["type"] == "instance" and frame["status"] == value
+
+    async def scenario():
+        client = ws_client(instance, token=token, origin=None)
+        assert await client.connect()
+        await client.until(lambda frame: frame["type"] == "replayed")
+        await database_sync_to_async(instance_pause)(**ids, reason="maintenance window")
+        await client.until(lambda frame: status(frame, "paused") and frame["pause_reason"] == "operator")
+        await database_sync_to_async(instance_resume)(**ids)
+        await client.until(lambda frame: status(frame, "running"))
+        await database_sync_to_async(instance_cancel)(**ids, mode="force")
+        await client.until(lambda frame: status(frame, "force_canceling"))
         await client.close()
 
     run(scenario)
