@@ -9,10 +9,16 @@ from rest_framework.test import APIClient
 
 from apps.accounts.roles import Role
 from apps.accounts.services import api_token_create
-from tests.celery_worker import engine_worker, worker  # noqa: F401 (fixtures)
+from tests.celery_worker import engine_worker, settle_after_other_tests, worker  # noqa: F401 (fixtures)
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 PASSWORD = "pw-for-tests-1"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Runs before the test's fixtures are torn down (and its tables flushed)."""
+    settle_after_other_tests(item)
 
 
 @pytest.fixture
