@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from django.db import models
+from django.db import connections, models, router
 from django.utils import timezone
 
 
@@ -149,7 +149,32 @@ def flush_writes() -> None:
             obj.save(update_fields=[*fields, "updated_at"])
         else:
             fields = set().union(*(f for _, f in rows)) | {"updated_at"}
-            model.objects.bulk_update([obj for obj, _ in rows], sorted(fields))
+            update_rows(model, [obj for obj, _ in rows], sorted(fields))
+
+
+def update_rows(model: type[models.Model], objs: list[Any], fields: list[str]) -> None:
+    """Write `fields` of every row in `objs` with one `UPDATE ... FROM (VALUES ...)`.
+
+    What `QuerySet.bulk_update` does, without its CASE WHEN expression per row and field:
+    building those cost ~30 ms of CPU for a chain of ten steps, more than the rest of the
+    pass. Rows are written in primary-key order (the lock order of concurrent writers)."""
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    pk = meta.pk
+    columns = [pk, *(meta.get_field(name) for name in fields)]
+    placeholders = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    params: list[Any] = []
+    for obj in sorted(objs, key=lambda obj: obj.pk):
+        params += [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns]
+    names = [quote(field.column) for field in columns]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(f'{name} = v.{name}' for name in names[1:])}"
+        f" FROM (VALUES {', '.join([placeholders] * len(objs))}) AS v({', '.join(names)})"
+        f" WHERE t.{names[0]} = v.{names[0]}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _move(obj: Any, table: dict[str, frozenset[str]], to: str, fields: dict[str, Any]) -> list[str]:
