@@ -16,6 +16,7 @@ from apps.engine.errors import ErrorClass
 from apps.engine.handlers.base import render
 from apps.engine.models import StepExecution
 from apps.jobs.executors.base import JobSpec, JobSpecError
+from apps.steps.templating import context_names
 
 ENV_NAME = re.compile(r"[^A-Za-z0-9_]")
 
@@ -25,7 +26,14 @@ def _context(step_execution_id: int, attempt: int) -> tuple[Context, dict[str, A
     step = StepExecution.objects.select_related("instance").get(pk=step_execution_id)
     instance = step.instance
     spec = next(s for s in instance.snapshot["steps"] if s["id"] == step.step_id)
-    return build_context(instance, with_secrets=True), spec, instance.pk
+    names = context_names(_template(spec))
+    # Secrets are read either way: their values are masked in the job's output.
+    return build_context(instance, with_secrets=True, with_steps=names is None or "steps" in names), spec, instance.pk
+
+
+def _template(spec: dict[str, Any]) -> str:
+    config = spec.get("config") or {}
+    return (config.get("body") if spec["type"] == "script" else config.get("command")) or ""
 
 
 def clear_cache() -> None:
@@ -54,10 +62,8 @@ def job_spec(job: Any) -> JobSpec:
     config = spec.get("config") or {}
     data = context.with_host(job.host)
     try:
-        if spec["type"] == "script":
-            kind, text = "script", render(config.get("body") or "", data)
-        else:
-            kind, text = "command", render(config.get("command") or "", data)
+        kind = "script" if spec["type"] == "script" else "command"
+        text = render(_template(spec), data)
     except Exception as exc:
         raise JobSpecError(ErrorClass.TEMPLATE_ERROR, f"{type(exc).__name__}: {exc}") from exc
     return JobSpec(

@@ -168,8 +168,9 @@ def update_rows(model: type[models.Model], objs: list[Any], fields: list[str]) -
     for obj in sorted(objs, key=lambda obj: obj.pk):
         params += [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns]
     names = [quote(field.column) for field in columns]
+    # Only quoted names from the model's metadata are formatted in; every value is a parameter.
     sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(f'{name} = v.{name}' for name in names[1:])}"
+        f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(f'{name} = v.{name}' for name in names[1:])}"  # noqa: S608
         f" FROM (VALUES {', '.join([placeholders] * len(objs))}) AS v({', '.join(names)})"
         f" WHERE t.{names[0]} = v.{names[0]}"
     )

@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from apps.jobs.executors.base import JobResult
@@ -66,24 +67,29 @@ def _advance_later(job: Job) -> None:
 
 
 def job_claim(*, step_execution_id: int, worker: str) -> Job | None:
-    """Take the oldest queued job of the step; concurrent claimers get distinct jobs."""
-    with transaction.atomic():
-        job = (
-            Job.objects.select_for_update(skip_locked=True)
-            .filter(step_execution_id=step_execution_id, status=JobStatus.QUEUED)
-            .order_by("id")
-            .first()
-        )
-        if job is None:
-            return None
-        now = timezone.now()
-        job.status = JobStatus.RUNNING
-        job.started_at = job.heartbeat_at = now
-        job.worker = worker[:200]
-        job.pid = os.getpid()
-        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "pid", "updated_at"])
+    """Take the oldest queued job of the step; concurrent claimers get distinct jobs.
+    One statement (no BEGIN/SELECT/UPDATE/COMMIT round trips): every step of every
+    command pays for it."""
+    now = timezone.now()
+    job = _update_returning(
+        "status = %s, started_at = %s, heartbeat_at = %s, worker = %s, pid = %s, updated_at = %s",
+        f"id = (SELECT id FROM {Job._meta.db_table} WHERE"  # noqa: S608 (the table name; values are parameters)
+        " step_execution_id = %s AND status = %s"
+        " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)",
+        [str(JobStatus.RUNNING), now, now, worker[:200], os.getpid(), now, step_execution_id, str(JobStatus.QUEUED)],
+    )
+    if job is not None:
         _publish_job(job)
     return job
+
+
+def _update_returning(assignments: str, condition: str, params: list[Any]) -> Job | None:
+    """`UPDATE jobs_job SET <assignments> WHERE <condition> RETURNING *` as a Job (or None
+    when no row matched). A single statement is atomic on its own. The SQL fragments are
+    this module's constants; every value is a parameter."""
+    sql = f"UPDATE {Job._meta.db_table} SET {assignments} WHERE {condition} RETURNING *"  # noqa: S608
+    rows = list(Job.objects.raw(sql, params))
+    return rows[0] if rows else None
 
 
 def _finish_locked(job: Job, result: JobResult) -> None:
@@ -107,11 +113,21 @@ def _finish_locked(job: Job, result: JobResult) -> None:
 
 def job_finish(*, job_id: int, result: JobResult) -> Job:
     """Record how the job ended. Idempotent: a job that already ended (finished twice, or
-    failed by the stale sweeper meanwhile) keeps its first ending."""
-    with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
-        if job.status not in JOB_DONE:
-            _finish_locked(job, result)
+    failed by the stale sweeper meanwhile) keeps its first ending. One statement, like
+    the claim."""
+    now = timezone.now()
+    output = Job._meta.get_field("output").get_db_prep_save(result.output, connections[router.db_for_write(Job)])
+    job = _update_returning(
+        "status = %s, exit_code = %s, error_class = %s, error_message = %s, output = %s,"
+        " log_bytes = GREATEST(log_bytes, %s), log_truncated = log_truncated OR %s, finished_at = %s, updated_at = %s",
+        "id = %s AND NOT (status = ANY(%s))",
+        [str(result.status), result.exit_code, result.error_class, result.error_message, output, result.log_bytes,
+         result.log_truncated, now, now, job_id, sorted(str(status) for status in JOB_DONE)],
+    )
+    if job is None:  # it had ended already
+        return Job.objects.get(pk=job_id)
+    _publish_job(job)
+    _advance_later(job)
     return job
 
 

@@ -13,7 +13,7 @@ import operator
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.parser import Parser
 from jinja2.runtime import Undefined
@@ -149,9 +149,23 @@ def evaluate_expression(expression: str, context: dict[str, Any]) -> Any:
     return value
 
 
+@lru_cache(maxsize=CACHE_SIZE)
+def context_names(text: str) -> frozenset[str] | None:
+    """The top-level context names a template reads ({"vars", "steps"} for
+    `{{ vars.x }} {{ steps.plan.output }}`), so that a caller builds only those; None when
+    it does not parse (rendering reports why)."""
+    if not is_template(text):
+        return frozenset()
+    try:
+        return frozenset(meta.find_undeclared_variables(ENVIRONMENT.parse(text)))
+    except Exception:
+        return None
+
+
 def clear_cache() -> None:
     _compiled_template.cache_clear()
     _compiled_expression.cache_clear()
+    context_names.cache_clear()
 
 
 # --- names used, for validation ------------------------------------------------------------

@@ -50,6 +50,25 @@ def test_command_output_feeds_a_conditional_and_set_in_one_run(worker, make_work
     assert [seq for seq, _ in lines] == sorted({seq for seq, _ in lines})  # increasing, no duplicates
 
 
+def test_a_command_renders_earlier_steps_results_and_a_plain_command_runs_without_them(
+    worker, make_workflow, run, localhost
+):
+    """The jobs worker builds `steps` only for a template that reads it; both kinds run."""
+    definition = make_workflow(
+        [
+            command("probe", "echo '{\"free\": 42}'", on_success="plain"),
+            command("plain", "echo plain-ok", on_success="report"),
+            command("report", "echo free={{ steps.probe.output.free }} plain={{ steps.plain.status }}"),
+        ]
+    )
+
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status={"succeeded", "failed"})
+
+    assert instance.status == "succeeded", instance.error_message
+    lines = set(LogLine.objects.filter(instance=instance).values_list("line", flat=True))
+    assert {"plain-ok", "free=42 plain=succeeded"} <= lines
+
+
 def test_script_runs_with_its_interpreter_and_variables_in_the_environment(worker, make_workflow, run, localhost):
     definition = make_workflow(
         [

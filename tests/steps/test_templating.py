@@ -10,6 +10,7 @@ from apps.steps.templating import (
     MAX_OUTPUT_CHARS,
     MAX_TEMPLATE_CHARS,
     TemplateError,
+    context_names,
     evaluate_expression,
     referenced_names,
     render_template,
@@ -95,3 +96,18 @@ def test_compiled_templates_are_cached():
         render_template("{{ vars.package }}-" + "x", {"vars": {"package": index}})
     info = templating._compiled_template.cache_info()
     assert info.misses == 1 and info.hits == 99
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("systemctl restart nginx", frozenset()),
+        ("echo {{ vars.app }} {{ hosts.hostname }}", frozenset({"vars", "hosts"})),
+        ("{% for name, step in steps.items() %}{{ name }}{% endfor %}", frozenset({"steps"})),
+        ("{% set steps = {} %}{{ steps }}", frozenset()),  # bound by the template itself
+        ("{{ secrets.db['password'] | length }}", frozenset({"secrets"})),
+        ("{{ broken", None),
+    ],
+)
+def test_context_names_are_the_top_level_names_a_template_reads(text, names):
+    assert context_names(text) == names
