@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.jobs.models import Job, JobStatus
+from apps.jobs.services import drainer_next_step
 
 REMOTE_CONNECTIONS = frozenset({"ssh", "agent"})
 
@@ -57,7 +58,14 @@ def jobs_create(
         from apps.jobs.tasks import jobs_drain
 
         drainers = min(queued, settings.OPSFLOW_JOB_DRAINERS)
-        transaction.on_commit(partial(_wake, jobs_drain, step.pk, drainers))
+        next_step = drainer_next_step.get()
+        if next_step is not None and not next_step:
+            # A drainer advancing inline goes on with this step itself. Should it die before
+            # its claim, the sweeper wakes a drainer for the step (jobs_unattended_steps).
+            next_step.append(step.pk)
+            drainers -= 1
+        if drainers:
+            transaction.on_commit(partial(_wake, jobs_drain, step.pk, drainers))
     return queued
 
 

@@ -29,6 +29,9 @@ STALE_BATCH = 500
 # Set by a jobs drainer that advances the instances of the jobs it finished itself (one
 # Celery hop less per step): {instance ids to advance}. None outside such a drainer.
 inline_advances: ContextVar[set[int] | None] = ContextVar("opsflow_inline_advances", default=None)
+# Set by a jobs drainer around those inline advances: the first step they queue jobs for
+# is appended, and the drainer goes on with it itself (one wake message fewer).
+drainer_next_step: ContextVar[list[int] | None] = ContextVar("opsflow_drainer_next_step", default=None)
 
 
 def _engine_needed(job: Job) -> bool:

@@ -15,7 +15,13 @@ from django.db import close_old_connections
 from apps.engine import tasks as engine_tasks
 from apps.jobs.models import Job, JobStatus
 from apps.jobs.runner import run_job
-from apps.jobs.services import inline_advances, job_claim, jobs_fail_stale, jobs_unattended_steps
+from apps.jobs.services import (
+    drainer_next_step,
+    inline_advances,
+    job_claim,
+    jobs_fail_stale,
+    jobs_unattended_steps,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,26 +63,36 @@ def jobs_drain(self: Task, step_execution_id: int) -> int:
 
 def _advance_inline(pending: set[int]) -> int | None:
     """Advance the instances whose step's last job this drainer just finished, right here
-    (the engine worker would take one more Celery hop to do the same); then go on with a
-    step those advances queued jobs for, if any (its own drain messages help or find nothing)."""
+    (the engine worker would take one more Celery hop to do the same); then go on with the
+    first step those advances queued jobs for (sent one wake message fewer for it, see
+    jobs_create), or with another step of theirs that still has queued jobs."""
     from apps.engine.advance import advance
 
-    next_step = None
-    while pending:
-        instance_id = pending.pop()
-        try:
-            advance(instance_id)
-        except Exception:
-            logger.exception("inline advance of instance %s failed; handing it to the engine worker", instance_id)
-            engine_tasks.instance_advance_hint(instance_id)
-            continue
-        next_step = next_step or (
-            Job.objects.filter(instance_id=instance_id, status=JobStatus.QUEUED)
-            .order_by("id")
-            .values_list("step_execution_id", flat=True)
-            .first()
-        )
-    return next_step
+    continued: list[int] = []
+    advanced: list[int] = []
+    token = drainer_next_step.set(continued)
+    try:
+        while pending:
+            instance_id = pending.pop()
+            try:
+                advance(instance_id)
+            except Exception:
+                logger.exception("inline advance of instance %s failed; handing it to the engine worker", instance_id)
+                engine_tasks.instance_advance_hint(instance_id)
+                continue
+            advanced.append(instance_id)
+    finally:
+        drainer_next_step.reset(token)
+    if continued:
+        return continued[0]
+    return (
+        Job.objects.filter(instance_id__in=advanced, status=JobStatus.QUEUED)
+        .order_by("id")
+        .values_list("step_execution_id", flat=True)
+        .first()
+        if advanced
+        else None
+    )
 
 
 @shared_task(name="apps.jobs.tasks.jobs_sweep", **TASK_OPTIONS)
