@@ -59,6 +59,8 @@ class Engine:
         self.steps: dict[str, StepExecution] = {s.step_id: s for s in instance.steps.all()}
         self.progressed = False
         self.kill_switch: bool | None = None  # looked up once per pass, when first needed
+        # Steps that queued jobs in this pass: nothing about them can change before it commits.
+        self.awaiting_commit: set[int] = set()
         self.seen = {s.step_id: (s.status, s.attempt) for s in self.steps.values()}
         self.seen_instance = (instance.status, instance.pause_reason)
 
@@ -123,6 +125,8 @@ class Engine:
                     if not self.may_start(step):
                         continue
                     moved |= self.start_step(step)
+                elif step.pk in self.awaiting_commit:
+                    continue
                 elif step.status == StepStatus.RUNNING or (
                     # A step waiting out its retry delay belongs to its timer, not its type.
                     step.status == StepStatus.WAITING and step.wait_reason != PauseReason.RETRY_DELAY

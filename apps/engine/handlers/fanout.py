@@ -122,14 +122,20 @@ class FanoutExecution(Execution):
         if not batch:
             return
         canary = bool(step.result.get("canary")) and step.result["canary"]["state"] == "running"
-        jobs_create(
+        queued = jobs_create(
             step=step,
             hosts=batch,
             attempt=step.attempt,
             timeout_seconds=run.spec.get("timeout_seconds"),
             canary=canary,
         )
-        step.result = {**step.result, "dispatched": start + len(batch)}
+        jobs = Counter(step.result.get("jobs") or {})
+        jobs.update({JobStatus.QUEUED: queued, JobStatus.FAILED: len(batch) - queued})
+        step.result = {**step.result, "dispatched": start + len(batch), "jobs": {k: n for k, n in jobs.items() if n}}
+        if queued:
+            # No worker sees these jobs before this pass commits, and the last of them to
+            # end wakes the engine: polling the step again in this pass would find nothing.
+            run.engine.awaiting_commit.add(step.pk)
 
     def finish(self, run: StepRun, result: dict[str, Any]) -> Outcome:
         jobs = list(
