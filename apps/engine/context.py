@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.core.crypto import decrypt, encrypt
-from apps.engine.models import PamSession, StepExecution, WorkflowInstance
+from apps.engine.models import PamSession, StepExecution, WorkflowInstance, may_have
 from apps.jobs.redaction import MASK
 
 
@@ -143,7 +143,7 @@ def build_context(
         "secrets": {},
     }
     secret_values = [str(value) for value in sensitive.values() if value not in (None, "")]
-    if with_secrets:
+    if with_secrets and may_have(instance, "pam_checkout"):
         data["secrets"], values = secrets_context(instance)
         secret_values += values
     return Context(data=data, secret_values=secret_values)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
-from apps.engine.models import PamSession, StepExecution, Timer, WorkflowInstance
+from apps.engine.models import PamSession, StepExecution, Timer, WorkflowInstance, may_have
 from apps.engine.states import (
     INSTANCE_TERMINAL,
     STEP_ACTIVE,
@@ -133,9 +133,10 @@ def finish(engine: Engine, status: str, *, error_class: str = "", error_message:
     instance_transition(instance, status, error_class=error_class, error_message=error_message[:10_000])
     close_pam_sessions(instance, reason=status)
     Timer.objects.filter(instance=instance, fired_at__isnull=True).delete()
-    from apps.approvals.services import approvals_cancel_for_instance
+    if may_have(instance, "approval"):
+        from apps.approvals.services import approvals_cancel_for_instance
 
-    approvals_cancel_for_instance(instance=instance)
+        approvals_cancel_for_instance(instance=instance)
     audit_record(
         actor=actor,
         action=f"instance.{status}",
@@ -196,6 +197,8 @@ def progress_cancel(engine: Engine) -> None:
 
 
 def close_pam_sessions(instance: WorkflowInstance, *, reason: str) -> int:
+    if not may_have(instance, "pam_checkout"):
+        return 0
     now = timezone.now()
     return PamSession.objects.filter(instance=instance, closed_at__isnull=True).update(
         closed_at=now, close_reason=reason, updated_at=now

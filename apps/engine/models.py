@@ -155,3 +155,11 @@ class PamSession(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.alias} ({self.credential_id}) for {self.instance_id}"
+
+
+def may_have(instance: WorkflowInstance, step_type: str) -> bool:
+    """Can the instance have rows that only a `step_type` step creates (PAM sessions for
+    pam_checkout, approval requests for approval)? Not if its frozen definition has no such
+    step: a query less on every ending and every job of most workflows."""
+    steps = (instance.snapshot or {}).get("steps")
+    return steps is None or any(spec.get("type") == step_type for spec in steps)

@@ -20,6 +20,8 @@ from apps.jobs.models import JOB_ACTIVE, Job, JobStatus
 from apps.steps.fanout import canary_size
 
 FAILURE_PREVIEW = 5
+# Up to this many dispatched hosts, a poll reads the step's job rows instead of counting.
+SMALL_STEP_HOSTS = 20
 
 
 class FanoutExecution(Execution):
@@ -40,12 +42,18 @@ class FanoutExecution(Execution):
 
     def on_event(self, run: StepRun) -> Outcome | None:
         step = run.step
-        counts = dict(
-            Job.objects.filter(step_execution=step, attempt=step.attempt)
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .values_list("status", "n")
-        )
+        jobs: list[dict[str, Any]] | None = None
+        if int(step.result.get("dispatched") or 0) <= SMALL_STEP_HOSTS:
+            # A few rows: read them once, for the counts and (when all ended) the result.
+            jobs = self.job_rows(run)
+            counts = dict(Counter(job["status"] for job in jobs))
+        else:
+            counts = dict(
+                Job.objects.filter(step_execution=step, attempt=step.attempt)
+                .values_list("status")
+                .annotate(n=Count("id"))
+                .values_list("status", "n")
+            )
         active = sum(counts.get(status, 0) for status in JOB_ACTIVE)
         done = sum(counts.values()) - active
         result = dict(step.result)
@@ -74,7 +82,7 @@ class FanoutExecution(Execution):
                 return Outcome.running(**step.result)
         if active or result["dispatched"] < hosts_total:
             return Outcome.running(**result)
-        return self.finish(run, result)
+        return self.finish(run, result, jobs)
 
     def stop(self, run: StepRun, mode: str) -> None:
         from apps.jobs.services import jobs_request_stop
@@ -137,12 +145,16 @@ class FanoutExecution(Execution):
             # end wakes the engine: polling the step again in this pass would find nothing.
             run.engine.awaiting_commit.add(step.pk)
 
-    def finish(self, run: StepRun, result: dict[str, Any]) -> Outcome:
-        jobs = list(
+    def job_rows(self, run: StepRun) -> list[dict[str, Any]]:
+        return list(
             Job.objects.filter(step_execution=run.step, attempt=run.step.attempt)
             .order_by("id")
             .values("hostname", "status", "exit_code", "error_class", "error_message", "output")
         )
+
+    def finish(self, run: StepRun, result: dict[str, Any], jobs: list[dict[str, Any]] | None = None) -> Outcome:
+        if jobs is None:
+            jobs = self.job_rows(run)
         failed = [job for job in jobs if job["status"] != JobStatus.SUCCEEDED]
         output = next((job["output"] for job in jobs if job["output"] is not None), None)
         exit_codes = [job["exit_code"] for job in jobs if job["exit_code"] is not None]
