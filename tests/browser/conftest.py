@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -69,10 +70,18 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 def page(browser: Browser, live_server) -> Iterator[Page]:
     """A page in a new context, pointed at the live server. Any request to another host
     fails the test: the portal must work with no network (no CDN, no fonts)."""
-    context = browser.new_context(base_url=live_server.url)
+    with offline_page(browser, live_server.url) as page:
+        yield page
+
+
+@contextmanager
+def offline_page(browser: Browser, base_url: str, **options: Any) -> Iterator[Page]:
+    """A page in a new browser context (`options` for it) pointed at `base_url`, allowed
+    to reach that server only: any other request fails the test when the page closes."""
+    context = browser.new_context(base_url=base_url, **options)
     context.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
-    allowed = urlsplit(live_server.url).netloc
+    allowed = urlsplit(base_url).netloc
     outside: list[str] = []
 
     def guard(route, request) -> None:
@@ -86,7 +95,7 @@ def page(browser: Browser, live_server) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
-    assert not outside, f"the page reached outside the live server: {outside}"
+    assert not outside, f"the page reached outside {base_url}: {outside}"
 
 
 @pytest.fixture

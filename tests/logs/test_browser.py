@@ -9,14 +9,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect
 
 from apps.engine.models import WorkflowInstance
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import offline_page
 from tests.engine.conftest import wait_for
 from tests.engine.test_steps_e2e import command, step
 from tests.logs.conftest import append
@@ -52,24 +51,8 @@ def asgi_server(worker) -> Iterator[str]:
 
 @pytest.fixture
 def live_page(browser: Browser, asgi_server: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=asgi_server, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    allowed = urlsplit(asgi_server).netloc
-    outside: list[str] = []
-
-    def guard(route, request) -> None:
-        if urlsplit(request.url).netloc == allowed or request.url.startswith(("data:", "about:")):
-            route.continue_()
-        else:
-            outside.append(request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    page = context.new_page()
-    yield page
-    context.close()
-    assert not outside, f"the page reached outside the server: {outside}"
+    with offline_page(browser, asgi_server, accept_downloads=True) as page:
+        yield page
 
 
 def log_text(page: Page) -> str:
