@@ -1,5 +1,6 @@
 """The portal's instance list filters: the API's InstanceFilter plus a date range chosen
-as "last 24 h / 7 d / 30 d" or whole days (custom), on when the run was created."""
+as "last 24 h / 7 d / 30 d" or whole days (custom), on when the run was created; when it
+ended (the same presets); and status groups (the dashboard's cards link to them)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from apps.engine.filters import InstanceFilter
 from apps.engine.models import WorkflowInstance
+from apps.engine.states import INSTANCE_FAILED, INSTANCE_UNFINISHED
 
 CUSTOM = "custom"
 RANGES: dict[str, tuple[str, timedelta | None]] = {
@@ -23,9 +25,20 @@ RANGES: dict[str, tuple[str, timedelta | None]] = {
 }
 
 
+ENDED_RANGES = {key: value for key, value in RANGES.items() if value[1] is not None}
+# A status option that stands for several statuses.
+STATUS_GROUPS: dict[str, tuple[str, frozenset[str]]] = {
+    "unfinished": ("Active (not finished)", INSTANCE_UNFINISHED),
+    "failures": ("Failed or timed out", INSTANCE_FAILED),
+}
+
+
 class InstancePageFilter(InstanceFilter):
     range = django_filters.ChoiceFilter(
         choices=[(key, label) for key, (label, _) in RANGES.items()], method="filter_range", label="When"
+    )
+    ended = django_filters.ChoiceFilter(
+        choices=[(key, label) for key, (label, _) in ENDED_RANGES.items()], method="filter_ended", label="Ended"
     )
     date_from = django_filters.DateFilter(method="filter_date_from", label="From")
     date_to = django_filters.DateFilter(method="filter_date_to", label="To")
@@ -35,7 +48,14 @@ class InstancePageFilter(InstanceFilter):
             data = data.copy()
             for name in ("status", "trigger"):
                 data.setlist(name, [value for value in data.getlist(name) if value])
+            data.setlist("status", [
+                status for value in data.getlist("status")
+                for status in (sorted(STATUS_GROUPS[value][1]) if value in STATUS_GROUPS else [value])
+            ])
         super().__init__(data, *args, **kwargs)
+
+    def filter_ended(self, queryset: QuerySet[WorkflowInstance], name: str, value: str) -> QuerySet[WorkflowInstance]:
+        return queryset.filter(finished_at__gte=timezone.now() - ENDED_RANGES[value][1])
 
     def filter_range(self, queryset: QuerySet[WorkflowInstance], name: str, value: str) -> QuerySet[WorkflowInstance]:
         window = RANGES[value][1]

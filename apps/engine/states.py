@@ -61,6 +61,11 @@ S = StepStatus
 INSTANCE_TERMINAL = frozenset({I.CANCELED, I.SUCCEEDED, I.FAILED, I.REJECTED, I.TIMEOUT, I.TERMINATED})
 INSTANCE_CANCELING = frozenset({I.CANCELING, I.FORCE_CANCELING, I.KILL_CANCELING})
 INSTANCE_ACTIVE = frozenset({I.PENDING, I.RUNNING, I.PAUSING}) | INSTANCE_CANCELING
+# Not finished, and not waiting for its start time: what the dashboard counts as active.
+INSTANCE_UNFINISHED = frozenset(I) - INSTANCE_TERMINAL - {I.SCHEDULED}
+# Ended in an error of its own; canceled, rejected and terminated runs were stopped by a
+# person and are not counted as failures.
+INSTANCE_FAILED = frozenset({I.FAILED, I.TIMEOUT})
 STEP_DONE = frozenset({S.SUCCEEDED, S.FAILED, S.SKIPPED, S.CANCELED, S.REJECTED, S.UNREACHABLE})
 STEP_ACTIVE = frozenset({S.PENDING, S.WAITING, S.RUNNING})
 STEP_OK = frozenset({S.SUCCEEDED, S.SKIPPED})

@@ -26,7 +26,7 @@ from apps.engine.context import redacted_variables, sensitive_names
 from apps.engine.forms import LogFilterForm, RunForm
 from apps.engine.models import Trigger, WorkflowInstance
 from apps.engine.page_controls import history_rows, run_controls
-from apps.engine.page_filters import RANGES, InstancePageFilter
+from apps.engine.page_filters import ENDED_RANGES, RANGES, STATUS_GROUPS, InstancePageFilter
 from apps.engine.page_selectors import (
     HOST_CANDIDATES,
     definition_choices,
@@ -59,6 +59,9 @@ def instance_list_view(request: HttpRequest, organization: Organization) -> Http
         "triggers": Trigger.choices,
         "workflows": definition_choices(organization=organization),
         "ranges": [(key, label) for key, (label, _) in RANGES.items()],
+        "ended_ranges": [(key, label) for key, (label, _) in ENDED_RANGES.items()],
+        "status_groups": [(key, label) for key, (label, _) in STATUS_GROUPS.items()],
+        "status_choice": request.GET.get("status", ""),
         "can_run": _can_run(request, organization),
         **paginate(request, filterset.qs if valid else instances.none()),
     }

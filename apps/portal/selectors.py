@@ -19,14 +19,11 @@ from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events_list
 from apps.credentials.selectors import credential_list
 from apps.engine.selectors import instances_list
-from apps.engine.states import INSTANCE_TERMINAL, InstanceStatus
+from apps.engine.states import INSTANCE_FAILED, INSTANCE_UNFINISHED, InstanceStatus
 from apps.inventory.selectors import host_group_list, host_list
 from apps.workflows.selectors import definition_list
 
 RECENT_WINDOW = timedelta(hours=24)
-# Runs that ended in an error of their own; canceled, rejected and terminated runs were
-# stopped by a person and are not counted as failures.
-INSTANCE_FAILED = frozenset({InstanceStatus.FAILED, InstanceStatus.TIMEOUT})
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ def instance_counts(*, organization: Organization, window: timedelta = RECENT_WI
     that finished within `window`."""
     since = timezone.now() - window
     counts = instances_list(organization=organization).aggregate(
-        active=Count("pk", filter=~Q(status__in=INSTANCE_TERMINAL | {InstanceStatus.SCHEDULED})),
+        active=Count("pk", filter=Q(status__in=INSTANCE_UNFINISHED)),
         succeeded_recently=Count("pk", filter=Q(status=InstanceStatus.SUCCEEDED, finished_at__gte=since)),
         failed_recently=Count("pk", filter=Q(status__in=INSTANCE_FAILED, finished_at__gte=since)),
     )

@@ -75,3 +75,30 @@ def test_dashboard_query_count_does_not_grow_with_data(client, org, make_member,
         make_instance(org, InstanceStatus.FAILED, finished_hours_ago=index)
     with django_assert_max_num_queries(13):
         assert client.get(DASHBOARD).status_code == 200
+
+
+def test_each_run_card_links_to_the_runs_it_counts(client, operator, org):
+    client.force_login(operator)
+    counted = {
+        "instances-active": {make_instance(org, status).pk for status in (
+            InstanceStatus.RUNNING, InstanceStatus.PAUSED, InstanceStatus.CANCELING)},
+        "instances-succeeded": {make_instance(org, InstanceStatus.SUCCEEDED, finished_hours_ago=2).pk},
+        "instances-failed": {make_instance(org, InstanceStatus.FAILED, finished_hours_ago=1).pk,
+                             make_instance(org, InstanceStatus.TIMEOUT, finished_hours_ago=23).pk},
+    }
+    make_instance(org, InstanceStatus.SCHEDULED)
+    make_instance(org, InstanceStatus.SUCCEEDED, finished_hours_ago=30)
+    make_instance(org, InstanceStatus.FAILED, finished_hours_ago=25)
+    make_instance(org, InstanceStatus.CANCELED, finished_hours_ago=1)
+    html = client.get(DASHBOARD).content.decode()
+
+    for key, expected in counted.items():
+        href = re.search(rf'id="stat-{key}".*?<a href="([^"]+)"', html, re.S).group(1).replace("&amp;", "&")
+        listed = client.get(href)
+        assert listed.status_code == 200
+        shown = {int(pk) for pk in re.findall(r'href="/instances/(\d+)/"', listed.content.decode())}
+        assert (stat(html, key), shown) == (len(expected), expected), key
+    # The list's form shows the filter the card applied (and submitting it keeps it).
+    page = listed.content.decode()
+    assert '<option value="failures" selected>Failed or timed out</option>' in page
+    assert '<option value="24h" selected>Last 24 hours</option>' in page
