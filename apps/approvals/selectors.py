@@ -29,6 +29,13 @@ def approvals_respondable(
     return queryset.filter(eligible_q(user, organization), status=ApprovalStatus.PENDING).exclude(Exists(answered))
 
 
+def approvals_awaiting_count(*, user: Any, organization: Organization) -> int:
+    """How many pending requests wait for `user`'s answer: the inbox's default view."""
+    return approvals_respondable(
+        ApprovalRequest.objects.filter(organization=organization), user=user, organization=organization
+    ).count()
+
+
 def approval_plan(approval: ApprovalRequest) -> Any:
     """The output of the gate's `plan_from` step in the same instance (None if it has none)."""
     if not approval.plan_from:

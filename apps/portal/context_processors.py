@@ -27,7 +27,9 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     return {
         "current_organization": organization,
         "switchable_organizations": organizations_for_user(user=user).only("id", "name", "slug"),
-        "nav": nav_entries(request=request, organization=organization) if organization else [],
+        # Lazy too: fragments (a page's live parts) show no navigation and its badge counts.
+        "nav": SimpleLazyObject(partial(nav_entries, request=request, organization=organization))
+        if organization else [],
         # Lazy: one query, and only when the page shows the banner (fragments never do).
         "kill_switches": SimpleLazyObject(partial(kill_switches_for_request, request, organization))
         if organization else [],

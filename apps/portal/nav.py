@@ -8,6 +8,7 @@ the line here); nothing else is needed for it to appear.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -23,6 +24,9 @@ class NavItem:
     label: str
     url_name: str  # "<namespace>:<name>"; pages under the same namespace mark it current
     perm: str | None = None
+    # A count shown next to the label (what waits for the user there), and what it counts.
+    badge: Callable[[HttpRequest, Organization], int] | None = None
+    badge_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,21 @@ class NavEntry:
     label: str
     url: str
     current: bool
+    badge: int = 0
+    badge_label: str = ""
+
+
+def _approvals_awaiting(request: HttpRequest, organization: Organization) -> int:
+    from apps.approvals.selectors import approvals_awaiting_count
+
+    return approvals_awaiting_count(user=request.user, organization=organization)
 
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Workflows", "workflows:definition-list", Perm.WORKFLOWS_VIEW),
     NavItem("Instances", "engine:instance-list", Perm.WORKFLOWS_VIEW),
-    NavItem("Approvals", "approvals:inbox", Perm.WORKFLOWS_VIEW),
+    NavItem("Approvals", "approvals:inbox", Perm.WORKFLOWS_VIEW, badge=_approvals_awaiting,
+            badge_label="waiting for your answer"),
     NavItem("Automation", "automation:overview", Perm.SETTINGS_VIEW),
     NavItem("Confidence", "confidence:overview", Perm.AUTOMATION_VIEW),
     NavItem("Inventory", "inventory:host-list", Perm.WORKFLOWS_VIEW),
@@ -57,5 +70,7 @@ def nav_entries(
         if item.perm and not user_has_perm(user=request.user, organization=organization, perm=item.perm):
             continue
         namespace = item.url_name.rpartition(":")[0]
-        entries.append(NavEntry(label=item.label, url=url, current=namespace == current_namespace))
+        badge = item.badge(request, organization) if item.badge else 0
+        entries.append(NavEntry(label=item.label, url=url, current=namespace == current_namespace, badge=badge,
+                                badge_label=item.badge_label))
     return entries

@@ -3,6 +3,8 @@ approve and reject through the service, refusals as messages."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -206,12 +208,13 @@ def test_answers_need_post_and_csrf(operator, make_approval):
 def test_inbox_query_count_does_not_grow_with_rows(as_operator, make_approval, django_assert_max_num_queries):
     for _ in range(3):
         make_approval()
-    # session, user, organization, membership, the switcher, groups, count, rows, responses, banner
-    with django_assert_max_num_queries(10) as few:
+    # session, user, organization, membership, the switcher, groups, count, rows, responses, banner,
+    # the nav's approvals badge (a count; the groups are read once)
+    with django_assert_max_num_queries(11) as few:
         assert as_operator.get(INBOX).status_code == 200
     for _ in range(20):
         make_approval()
-    with django_assert_max_num_queries(10) as many:
+    with django_assert_max_num_queries(11) as many:
         assert as_operator.get(INBOX).status_code == 200
     assert len(many) == len(few)
 
@@ -220,3 +223,25 @@ def test_nav_links_to_the_inbox(client, viewer):
     client.force_login(viewer)
     html = client.get(reverse("portal:dashboard")).content.decode()
     assert f'<a href="{INBOX}">Approvals</a>' in html
+
+
+def nav_badge(html: str) -> str | None:
+    match = re.search(r'<nav class="main-nav".*?>Approvals(?: <span class="nav-badge">(\d+)'
+                      r'<span class="visually-hidden"> waiting for your answer</span></span>)?</a>', html, re.S)
+    assert match, "no Approvals entry in the navigation"
+    return match.group(1)
+
+
+def test_the_navigation_counts_what_waits_for_my_answer(as_operator, make_approval, org, make_member):
+    make_approval(approvers=["someone-else"])
+    assert nav_badge(as_operator.get(reverse("portal:dashboard")).content.decode()) is None
+
+    mine = make_approval(approvers=["operator"])
+    make_approval()  # anyone with workflows.execute
+    assert nav_badge(as_operator.get(reverse("portal:dashboard")).content.decode()) == "2"
+
+    as_operator.post(approve_url(mine), {"comment": ""})
+    assert nav_badge(as_operator.get(INBOX).content.decode()) == "1"
+    viewer = Client()
+    viewer.force_login(make_member(org, Role.VIEWER, "watcher"))
+    assert nav_badge(viewer.get(reverse("portal:dashboard")).content.decode()) is None

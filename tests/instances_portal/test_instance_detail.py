@@ -197,8 +197,9 @@ def test_detail_and_live_queries_do_not_grow_with_steps_and_jobs(logged_in, org,
     step = make_step(instance, "plan", "succeeded")
     make_job(step, "web-1", "succeeded")
     live = reverse("engine:instance-live", args=[instance.pk])
-    # 9 + the layout's kill switch banner + the History section's audit events (neither is in the live parts)
-    with django_assert_max_num_queries(11):
+    # 9 + the layout's kill switch banner + the History section's audit events + the nav's approvals badge
+    # (groups, count); none of them is in the live parts
+    with django_assert_max_num_queries(13):
         assert logged_in.get(detail_url(instance)).status_code == 200
     with django_assert_max_num_queries(7):
         assert logged_in.get(live).status_code == 200
@@ -206,8 +207,9 @@ def test_detail_and_live_queries_do_not_grow_with_steps_and_jobs(logged_in, org,
         more = make_step(instance, step_id, "running")
         for index in range(20):
             make_job(more, f"node-{index}", "running")
-    # 9 + the layout's kill switch banner + the History section's audit events (neither is in the live parts)
-    with django_assert_max_num_queries(11):
+    # 9 + the layout's kill switch banner + the History section's audit events + the nav's approvals badge
+    # (groups, count); none of them is in the live parts
+    with django_assert_max_num_queries(13):
         assert logged_in.get(detail_url(instance)).status_code == 200
     with django_assert_max_num_queries(7):
         assert logged_in.get(live).status_code == 200

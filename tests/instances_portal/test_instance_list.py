@@ -150,11 +150,11 @@ def test_query_count_does_not_grow_with_rows(client, org, operator, django_asser
     definition = make_definition(org)
     for _ in range(5):
         make_instance(org, "failed", definition=definition, triggered_by=operator, error_class="Timeout")
-    with django_assert_max_num_queries(9) as small:  # 8 + the layout's kill switch banner
+    with django_assert_max_num_queries(11) as small:  # 8 + the kill switch banner + the approvals badge (2)
         assert client.get(LIST).status_code == 200
     for _ in range(45):
         make_instance(org, "succeeded", definition=definition, triggered_by=operator)
-    with django_assert_max_num_queries(9) as large:
+    with django_assert_max_num_queries(11) as large:
         assert client.get(LIST).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
     assert WorkflowInstance.objects.count() == 50
