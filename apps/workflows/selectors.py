@@ -105,15 +105,17 @@ def child_refs(steps: Any) -> list[Any]:
     ]
 
 
-def definitions_referencing(*, definition: WorkflowDefinition) -> list[str]:
-    """Names of the organization's other definitions whose `workflow` steps start this one."""
+def definitions_referencing(*, definition: WorkflowDefinition, by_name_only: bool = False) -> list[str]:
+    """Names of the organization's other definitions whose `workflow` steps start this one
+    (`by_name_only`: those that name it, rather than give its id)."""
     names = []
     # Scanned in Python: SQLite (the embedded mode) has no JSON containment lookup.
     others = WorkflowDefinition.objects.filter(organization_id=definition.organization_id).exclude(pk=definition.pk)
     for other in others.only("name", "steps"):
         for ref in child_refs(other.steps):
             definition_id, name = parse_ref(ref)
-            if definition_id == definition.pk or (name is not None and name.lower() == definition.name.lower()):
+            by_id = definition_id == definition.pk and not by_name_only
+            if by_id or (name is not None and name.lower() == definition.name.lower()):
                 names.append(other.name)
                 break
     return names

@@ -78,6 +78,8 @@ def definition_update(
     if set(changed) - MUTABLE_WHEN_PUBLISHED or publishing:
         check_definition(content, organization_id=organization.pk, definition_id=definition.pk, publishing=publishing)
     _ensure_name_free(organization.pk, content["name"], exclude_pk=definition.pk)
+    if content["name"].lower() != before["name"].lower():
+        _ensure_not_named_by_parents(definition)
     apply_content(definition, content)
     for key in FLAG_FIELDS:
         setattr(definition, key, after[key])
@@ -249,6 +251,18 @@ def _reject_unknown(fields: dict[str, Any]) -> None:
 def _ensure_name_free(organization_id: int, name: str, exclude_pk: int | None = None) -> None:
     if definition_name_taken(organization_id=organization_id, name=name, exclude_pk=exclude_pk):
         raise _duplicate(name)
+
+
+def _ensure_not_named_by_parents(definition: WorkflowDefinition) -> None:
+    """A rename would break the definitions whose `workflow` steps start this one by name
+    (they would fail to start it with NotFound at run time)."""
+    parents = definitions_referencing(definition=definition, by_name_only=True)
+    if parents:
+        raise Conflict(
+            f"Workflow '{definition.name}' is started by name from {', '.join(sorted(parents)[:5])}; renaming it "
+            f"would break them. Point their workflow steps at id {definition.pk} first, or keep the name.",
+            code="definition_in_use",
+        )
 
 
 def _duplicate(name: str) -> Conflict:

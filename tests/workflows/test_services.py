@@ -224,3 +224,23 @@ def test_create_accepts_the_contract_format_as_data(org, editor):
     assert definition.name == "deploy" and definition.description == "from fields" and definition.step_count == 2
     with pytest.raises(InvalidInput):
         definition_create(organization=org, actor=editor, data=basic(name="other", owner="me"))
+
+
+def test_a_rename_that_would_break_a_parent_is_refused_one_by_id_is_not(org, editor):
+    child = definition_create(organization=org, actor=editor, **basic(name="child"))
+    parent = definition_create(organization=org, actor=editor, **basic(
+        name="parent", steps=[{"id": "run", "type": "workflow", "config": {"workflow": "Child"}}]))
+
+    with pytest.raises(Conflict) as excinfo:
+        definition_update(organization=org, definition_id=child.pk, actor=editor, name="renamed-child")
+    assert excinfo.value.code == "definition_in_use"
+    assert "parent" in excinfo.value.message and f"id {child.pk}" in excinfo.value.message
+    child.refresh_from_db()
+    assert child.name == "child"
+    definition_update(organization=org, definition_id=child.pk, actor=editor, name="CHILD")  # same name, other case
+
+    definition_update(organization=org, definition_id=parent.pk, actor=editor,
+                      steps=[{"id": "run", "type": "workflow", "config": {"workflow": child.pk}}])
+    definition_update(organization=org, definition_id=child.pk, actor=editor, name="renamed-child")
+    child.refresh_from_db()
+    assert child.name == "renamed-child"
