@@ -73,6 +73,8 @@ def job_claim(*, step_execution_id: int, worker: str) -> Job | None:
     """Take the oldest queued job of the step; concurrent claimers get distinct jobs.
     One statement (no BEGIN/SELECT/UPDATE/COMMIT round trips): every step of every
     command pays for it."""
+    if not _postgres():
+        return _job_claim_portable(step_execution_id=step_execution_id, worker=worker)
     now = timezone.now()
     job = _update_returning(
         "status = %s, started_at = %s, heartbeat_at = %s, worker = %s, pid = %s, updated_at = %s",
@@ -84,6 +86,32 @@ def job_claim(*, step_execution_id: int, worker: str) -> Job | None:
     if job is not None:
         _publish_job(job)
     return job
+
+
+def _job_claim_portable(*, step_execution_id: int, worker: str) -> Job | None:
+    """The same in a transaction (SQLite, the embedded mode: it has no SKIP LOCKED, and its
+    one writer at a time makes claimers take turns anyway)."""
+    with transaction.atomic():
+        job = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(step_execution_id=step_execution_id, status=JobStatus.QUEUED)
+            .order_by("id")
+            .first()
+        )
+        if job is None:
+            return None
+        now = timezone.now()
+        job.status = JobStatus.RUNNING
+        job.started_at = job.heartbeat_at = now
+        job.worker = worker[:200]
+        job.pid = os.getpid()
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "pid", "updated_at"])
+        _publish_job(job)
+    return job
+
+
+def _postgres() -> bool:
+    return connections[router.db_for_write(Job)].vendor == "postgresql"
 
 
 def _update_returning(assignments: str, condition: str, params: list[Any]) -> Job | None:
@@ -118,6 +146,12 @@ def job_finish(*, job_id: int, result: JobResult) -> Job:
     """Record how the job ended. Idempotent: a job that already ended (finished twice, or
     failed by the stale sweeper meanwhile) keeps its first ending. One statement, like
     the claim."""
+    if not _postgres():
+        with transaction.atomic():
+            job = Job.objects.select_for_update().get(pk=job_id)
+            if job.status not in JOB_DONE:
+                _finish_locked(job, result)
+        return job
     now = timezone.now()
     output = Job._meta.get_field("output").get_db_prep_save(result.output, connections[router.db_for_write(Job)])
     job = _update_returning(

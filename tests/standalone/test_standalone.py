@@ -126,3 +126,59 @@ def test_a_child_that_dies_is_reported_and_everything_stops(run_standalone):
     assert "opsflow: worker was killed by signal SIGKILL (status -9); stopping" in standalone.output
     assert "CommandError: worker was killed by signal SIGKILL" in standalone.output
     assert not still_running(children)
+
+
+RUN_A_WORKFLOW = """
+from django.contrib.auth import get_user_model
+from apps.accounts.models import Organization
+from apps.engine.services import instance_start
+from apps.inventory.models import Host
+from apps.workflows.services import definition_create, definition_publish
+
+org = Organization.objects.get(slug="demo")
+admin = get_user_model().objects.get(username="admin")
+steps = [
+    {"id": "probe", "type": "command", "config": {"command": "echo checking; echo '{\\"free\\": 42}'"},
+     "on_success": "judge"},
+    {"id": "judge", "type": "conditional",
+     "config": {"branches": [{"when": "steps.probe.output.free > 40", "next": "report"}], "default": "tight"}},
+    {"id": "report", "type": "command", "config": {"command": "echo free={{ steps.probe.output.free }}"},
+     "on_success": "done"},
+    {"id": "tight", "type": "set", "config": {"variables": {"verdict": "tight"}}},
+    {"id": "done", "type": "set", "config": {"variables": {"verdict": "roomy"}}},
+]
+definition = definition_create(organization=org, actor=admin, data={"name": "embedded-smoke", "steps": steps})
+definition = definition_publish(definition_id=definition.pk, organization=org, actor=admin)
+host = Host.objects.get(organization=org, hostname="localhost")
+print("INSTANCE", instance_start(definition=definition, actor=admin, hosts=[host.pk]).pk)
+"""
+
+
+def test_a_workflow_runs_on_localhost_in_the_embedded_mode(run_standalone, var_dir):
+    """What a newcomer does after `make run`: SQLite, the private Redis, the real workers."""
+    standalone = run_standalone()
+    standalone.wait_ready()
+    assert celery_pong(var_dir, deadline=time.monotonic() + 30), standalone.output
+    started = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", RUN_A_WORKFLOW], cwd=BASE_DIR,
+        env={**standalone_env(var_dir), "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
+    instance_id = int(started.stdout.split("INSTANCE")[-1])
+
+    deadline = time.monotonic() + 60
+    status = None
+    while time.monotonic() < deadline:
+        [(status,)] = db_rows(var_dir, f"SELECT status FROM engine_workflowinstance WHERE id = {instance_id}")
+        if status in ("succeeded", "failed", "timeout", "canceled"):
+            break
+        time.sleep(0.2)
+
+    assert status == "succeeded", standalone.output
+    steps = db_rows(var_dir, f"SELECT step_id, status FROM engine_stepexecution WHERE instance_id = {instance_id}"
+                             " ORDER BY id")
+    assert steps == [("probe", "succeeded"), ("judge", "succeeded"), ("report", "succeeded"), ("done", "succeeded")]
+    lines = {line for (line,) in db_rows(var_dir, f"SELECT line FROM jobs_logline WHERE instance_id = {instance_id}")}
+    assert {"checking", "free=42"} <= lines
+    assert standalone.stop(signal.SIGINT, timeout=30) == 0, standalone.output
