@@ -140,6 +140,9 @@ OPSFLOW_JOBS_DIR = Path(env.str("OPSFLOW_JOBS_DIR", default=str(VAR_DIR / "jobs"
 OPSFLOW_KILL_GRACE_SECONDS = env.float("OPSFLOW_KILL_GRACE_SECONDS", default=5.0)
 OPSFLOW_LOG_MAX_LINE = env.int("OPSFLOW_LOG_MAX_LINE", default=16384)
 OPSFLOW_JOB_LOG_LIMIT_BYTES = env.int("OPSFLOW_JOB_LOG_LIMIT_BYTES", default=10 * 1024 * 1024)
+# A live viewer that heard nothing for this long re-reads the statuses (and the last lines)
+# from the database: a full channel layer may have dropped the event it waits for.
+OPSFLOW_LIVE_RECHECK_SECONDS = env.float("OPSFLOW_LIVE_RECHECK_SECONDS", default=5.0)
 # A running job whose worker has not reported for this long failed with WorkerLost.
 OPSFLOW_JOB_HEARTBEAT_TIMEOUT = env.int("OPSFLOW_JOB_HEARTBEAT_TIMEOUT", default=60)
 # A job still queued this long after it was dispatched failed (no jobs worker took it).

@@ -14,6 +14,10 @@ Frames (JSON text), in this order:
    from the database a page at a time, then `{"type": "replayed", "last_seq": N}`;
 3. live: new lines, and `step` / `instance` events as they change.
 
+A viewer that hears nothing for OPSFLOW_LIVE_RECHECK_SECONDS while the instance is active
+re-reads the statuses and the last lines from the database and sends what changed: a
+full channel layer drops messages, and the one dropped may be the very last event.
+
 Lines come as `{"type": "logs", "lines": [...]}` whose items are exactly DESIGN §8's
 `log` messages (`{"type": "log", "seq", "step", "host", "stream", "ts", "line"}`); with
 `batch=0` every line is a `log` frame of its own instead. Seqs are sent gap-free and
@@ -30,6 +34,7 @@ The consumer holds no rule of its own: access and reads are apps.engine.live_sel
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from typing import Any
@@ -37,6 +42,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from apps.accounts.tenancy import scope_organization
 from apps.core.errors import ApplicationError
@@ -48,6 +54,7 @@ from apps.engine.live_selectors import (
     log_messages,
     status_events,
 )
+from apps.engine.states import INSTANCE_TERMINAL
 
 MAX_TAIL = 1_000_000
 # Recently sent `logs` frames, shared by the viewers in this process (see _shared_frame).
@@ -55,6 +62,10 @@ SHARED_FRAMES = 64
 _FRAMES: OrderedDict[tuple[int, int, int], str] = OrderedDict()
 # The events after which stored lines are read again (see the module docstring).
 CATCH_UP_EVENTS = frozenset({"step", "instance"})
+
+
+def _event_key(event: dict[str, Any]) -> tuple[str, str]:
+    return event.get("type", ""), event.get("step", "")
 
 
 def dumps(value: Any) -> str:
@@ -104,6 +115,15 @@ class InstanceLogConsumer(AsyncWebsocketConsumer):
     last_seq: int = 0
     batch: bool = True
     group: str = ""
+    _recheck: asyncio.Task[None] | None = None
+    _heard_at: float = 0.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The last `instance` and `step` events sent, by ("instance", "") / ("step", id).
+        self._sent: dict[tuple[str, str], dict[str, Any]] = {}
+        # Channel messages are handled one at a time; the recheck task takes turns with them.
+        self._sending = asyncio.Lock()
 
     async def connect(self) -> None:
         instance_id = int(self.scope["url_route"]["kwargs"]["instance_id"])
@@ -123,20 +143,52 @@ class InstanceLogConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         for event in await database_sync_to_async(status_events)(instance_id=instance_id):
-            await self.send(dumps(event))
+            await self._send_event(event)
         if tail is not None:
             after = max(after, await database_sync_to_async(log_last_seq)(instance_id=instance_id) - tail)
         self.last_seq = after
         await self.catch_up()
         await self.send(dumps({"type": "replayed", "last_seq": self.last_seq}))
+        self._heard_at = asyncio.get_running_loop().time()
+        self._recheck = asyncio.create_task(self._recheck_while_active())
 
     async def disconnect(self, code: int) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    # --- the database as the fallback of the channel layer ---------------------------
+    async def _recheck_while_active(self) -> None:
+        interval = settings.OPSFLOW_LIVE_RECHECK_SECONDS
+        while not self._ended():
+            await asyncio.sleep(interval)
+            if asyncio.get_running_loop().time() - self._heard_at < interval:
+                continue  # messages are flowing: nothing was lost that they will not reveal
+            async with self._sending:
+                await self.catch_up()
+                current = await database_sync_to_async(status_events)(instance_id=self.instance_id)
+                # Steps before the instance, as the engine publishes them: a client that
+                # stops at the instance's ending has its steps' endings already.
+                for event in sorted(current, key=lambda event: event.get("type") == "instance"):
+                    if self._sent.get(_event_key(event)) != event:
+                        await self._send_event(event)
+
+    def _ended(self) -> bool:
+        return (self._sent.get(("instance", "")) or {}).get("status") in INSTANCE_TERMINAL
+
+    async def _send_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") in CATCH_UP_EVENTS:
+            self._sent[_event_key(event)] = event
+        await self.send(dumps(event))
+
     # --- channel-layer messages (apps.jobs.publish, apps.engine.events) -------------------
     async def log_batch(self, message: dict[str, Any]) -> None:
-        lines: list[dict[str, Any]] = message["lines"]
+        self._heard_at = asyncio.get_running_loop().time()
+        async with self._sending:
+            await self._forward_lines(message["lines"])
+
+    async def _forward_lines(self, lines: list[dict[str, Any]]) -> None:
         if lines and lines[0]["seq"] == self.last_seq + 1 and lines[-1]["seq"] == self.last_seq + len(lines):
             # The usual case, the same for every viewer of the instance in this process:
             # its frame is serialized once for all of them.
@@ -157,11 +209,13 @@ class InstanceLogConsumer(AsyncWebsocketConsumer):
         await self._send_lines(fresh)
 
     async def engine_events(self, message: dict[str, Any]) -> None:
+        self._heard_at = asyncio.get_running_loop().time()
         events = message["events"]
-        if any(event.get("type") in CATCH_UP_EVENTS for event in events):
-            await self.catch_up()
-        for event in events:
-            await self.send(dumps(event))
+        async with self._sending:
+            if any(event.get("type") in CATCH_UP_EVENTS for event in events):
+                await self.catch_up()
+            for event in events:
+                await self._send_event(event)
 
     # --- sending ---------------------------------------------------------------------
     def _shared_frame(self, lines: list[dict[str, Any]]) -> str:

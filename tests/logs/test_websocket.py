@@ -332,6 +332,33 @@ def test_status_events_are_forwarded_and_read_the_last_lines_first(instance, ws_
     run(scenario)
 
 
+def test_a_lost_last_event_is_recovered_from_the_database(instance, ws_client, viewer_user, settings):
+    """The channel layer dropped the run's last lines and its ending (nothing is published
+    here at all): a quiet viewer re-reads them after OPSFLOW_LIVE_RECHECK_SECONDS."""
+    settings.OPSFLOW_LIVE_RECHECK_SECONDS = 0.2
+    token = token_for(viewer_user)
+
+    def end_silently() -> None:
+        _append_unpublished(instance, 2)
+        now = timezone.now()
+        StepExecution.objects.filter(instance=instance).update(status="succeeded", finished_at=now)
+        WorkflowInstance.objects.filter(pk=instance.pk).update(status="succeeded", finished_at=now)
+
+    async def scenario():
+        client = ws_client(instance, token=token, origin=None)
+        assert await client.connect()
+        await client.until(lambda frame: frame["type"] == "replayed")
+        await database_sync_to_async(end_silently)()
+        await client.until(lambda frame: frame["type"] == "instance" and frame["status"] == "succeeded", timeout=5)
+        after = client.frames[client.frames.index({"type": "replayed", "last_seq": 0}) + 1:]
+        assert [frame["type"] for frame in after] == ["logs", "step", "instance"]  # only what changed
+        assert client.seqs == [1, 2]
+        assert await client.communicator.receive_nothing(timeout=0.6)  # ended: no more rechecks, nothing twice
+        await client.close()
+
+    run(scenario)
+
+
 def test_operator_controls_are_seen_live(instance, ws_client, viewer_user):
     """A control's own transition reaches viewers at once, not at the next engine change."""
     from apps.engine.controls import instance_cancel, instance_pause, instance_resume
