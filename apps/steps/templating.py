@@ -10,6 +10,8 @@ every host of a step.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +26,9 @@ MAX_EXPRESSION_CHARS = 4 * 1024
 MAX_OUTPUT_CHARS = 1024 * 1024
 MAX_RANGE = 10_000
 MAX_POWER_EXPONENT = 1_000
+# Loop iterations per render, all loops together: what bounds a template's CPU time (a
+# nested loop over range(10_000) would otherwise run 10^8 times and hold its worker).
+MAX_LOOP_ITERATIONS = 100_000
 CACHE_SIZE = 2048
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
 
@@ -47,10 +52,33 @@ def _repeat_size(left: Any, right: Any) -> int:
     return 0
 
 
+# The iterations left to the render in progress (render_template sets it).
+_loop_budget: ContextVar[list[int] | None] = ContextVar("opsflow_template_loop_budget", default=None)
+LOOP_BUDGET_FILTER = "_opsflow_loop_budget"
+
+
+def _budgeted(iterable: Any) -> Iterator[Any]:
+    budget = _loop_budget.get()
+    for item in iterable:
+        if budget is not None:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise SecurityError(f"Loops are limited to {MAX_LOOP_ITERATIONS} iterations per template.")
+        yield item
+
+
 class OpsflowSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus bounds on `*` (repetition) and `**` (huge numbers)."""
+    """The immutable sandbox, plus bounds on `*` (repetition), `**` (huge numbers) and the
+    iterations of `for` loops."""
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Every `{% for %}` iterates through the loop budget."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, LOOP_BUDGET_FILTER, [], [], None, None, lineno=loop.lineno)
+        return tree
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "*":
@@ -64,6 +92,7 @@ class OpsflowSandbox(ImmutableSandboxedEnvironment):
 
 ENVIRONMENT = OpsflowSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 ENVIRONMENT.globals["range"] = _bounded_range
+ENVIRONMENT.filters[LOOP_BUDGET_FILTER] = _budgeted
 # Names a template may use without them coming from the context.
 GLOBAL_NAMES = frozenset(ENVIRONMENT.globals) | {"loop", "super", "self", "varargs", "kwargs", "caller"}
 
@@ -119,6 +148,7 @@ def render_template(text: str, context: dict[str, Any]) -> str:
     _check_length(text, MAX_TEMPLATE_CHARS, "template")
     if not is_template(text):
         return text
+    token = _loop_budget.set([MAX_LOOP_ITERATIONS])
     try:
         template = _compiled_template(text)
         size, parts = 0, []
@@ -131,6 +161,8 @@ def render_template(text: str, context: dict[str, Any]) -> str:
         raise
     except Exception as exc:
         raise _wrap(exc) from exc
+    finally:
+        _loop_budget.reset(token)
     return "".join(parts)
 
 

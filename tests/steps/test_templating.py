@@ -111,3 +111,21 @@ def test_compiled_templates_are_cached():
 )
 def test_context_names_are_the_top_level_names_a_template_reads(text, names):
     assert context_names(text) == names
+
+
+def test_loops_share_one_iteration_budget_per_render():
+    nested = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
+    with pytest.raises(TemplateError, match=f"limited to {templating.MAX_LOOP_ITERATIONS} iterations"):
+        render_template(nested, {})
+    # Just under the budget, twice: each render (of the same cached template) starts afresh.
+    within = "{% for i in range(9) %}{% for j in range(10000) %}{% endfor %}{% endfor %}done"
+    assert render_template(within, {}) == "done"
+    assert render_template(within, {}) == "done"
+
+
+def test_loops_keep_their_features_under_the_budget():
+    text = ("{% for i in range(3) %}{{ loop.index }}/{{ loop.length }}{% if not loop.last %},{% endif %}{% endfor %};"
+            "{% for k, v in d | dictsort if v %}{{ k }}{% else %}none{% endfor %};"
+            "{% for x in [] %}x{% else %}empty{% endfor %}")
+    assert render_template(text, {"d": {"b": 1, "a": 2, "c": 0}}) == "1/3,2/3,3/3;ab;empty"
+    assert context_names("{% for s in steps %}{{ s }}{% endfor %}") == frozenset({"steps"})
