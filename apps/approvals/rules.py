@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connections, router
+from django.db import connection
 from django.db.models import Q
 
 from apps.accounts.models import Organization
@@ -86,7 +86,7 @@ def eligible_q(user: Any, organization: Organization) -> Q:
     if role_for(user=user, organization=organization) is None:
         return Q(pk__in=[])
     anyone = user_has_perm(user=user, organization=organization, perm=Perm.WORKFLOWS_EXECUTE)
-    if connections[router.db_for_read(ApprovalRequest)].vendor != "postgresql":
+    if connection.vendor != "postgresql":
         return _eligible_pending_q(user, organization, anyone=anyone)
     listed = Q(approvers__contains=[user.get_username()])
     for name in user_group_names(user):

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 MAX_ID = 2**63 - 1  # a bigint primary key; anything larger cannot exist
+
+
+def storable_ids(ids: Iterable[int]) -> list[int]:
+    """The ids a row can have: a larger (or non-positive) one is unknown without a query
+    (SQLite, the embedded mode, would not even take it as a parameter)."""
+    return [pk for pk in ids if 0 < pk <= MAX_ID]
 
 
 def parse_ref(ref: Any) -> tuple[int | None, str | None]:

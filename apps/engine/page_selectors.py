@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, QuerySet
 
 from apps.accounts.models import Organization
 from apps.core.errors import NotFound
-from apps.core.refs import MAX_ID
+from apps.core.refs import storable_ids
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.engine.selectors import instances_list, log_lines
 from apps.inventory.models import Host, HostGroup
@@ -74,7 +74,7 @@ def host_candidates(*, organization: Organization, query: str, limit: int = HOST
 def hosts_by_id(*, organization: Organization, ids: list[int]) -> list[Host]:
     return list(
         host_list(organization=organization).select_related(None).prefetch_related(None)
-        .filter(pk__in=[pk for pk in ids if pk <= MAX_ID])  # a larger id is no host (nor an SQLite integer)
+        .filter(pk__in=storable_ids(ids))
         .only("id", "hostname", "primary_ip", "is_enabled").order_by("hostname")
     )
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import connection, models
 from django.utils import timezone
 
 
@@ -155,7 +155,7 @@ def flush_writes() -> None:
         else:
             fields = set().union(*(f for _, f in rows)) | {"updated_at"}
             objs = sorted((obj for obj, _ in rows), key=lambda obj: obj.pk)
-            if connections[router.db_for_write(model)].vendor == "postgresql":
+            if connection.vendor == "postgresql":
                 update_rows(model, objs, sorted(fields))
             else:  # SQLite (the embedded mode)
                 model.objects.bulk_update(objs, sorted(fields))
@@ -168,7 +168,6 @@ def update_rows(model: type[models.Model], objs: list[Any], fields: list[str]) -
     What `QuerySet.bulk_update` does, without its CASE WHEN expression per row and field:
     building those cost ~30 ms of CPU for a chain of ten steps, more than the rest of the
     pass. Rows are written in primary-key order (the lock order of concurrent writers)."""
-    connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     meta = model._meta
     pk = meta.pk

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.core.errors import InvalidInput
-from apps.core.refs import MAX_ID, parse_ref
+from apps.core.refs import parse_ref, storable_ids
 from apps.inventory.models import Host, HostGroup
 
 
@@ -20,11 +20,6 @@ def _split(refs: list[Any]) -> tuple[set[int], set[str]]:
         else:
             raise InvalidInput(f"'{ref}' is not a host or group reference.", code="invalid_reference")
     return ids, names
-
-
-def _storable(ids: set[int]) -> list[int]:
-    """The ids a row can have (a larger one is simply unknown; SQLite would not even take it)."""
-    return [pk for pk in ids if pk <= MAX_ID]
 
 
 def host_snapshot(host: Host) -> dict[str, Any]:
@@ -45,12 +40,12 @@ def resolve_targets(*, organization: Any, hosts: list[Any], groups: list[Any]) -
     that does not resolve is a 400 naming it (a foreign host looks exactly like a missing one)."""
     host_ids, hostnames = _split(hosts)
     group_ids, group_names = _split(groups)
-    found = {h.pk: h for h in Host.objects.filter(organization=organization, pk__in=_storable(host_ids))}
+    found = {h.pk: h for h in Host.objects.filter(organization=organization, pk__in=storable_ids(host_ids))}
     found.update({h.pk: h for h in Host.objects.filter(organization=organization, hostname__in=hostnames)})
     missing = sorted({str(i) for i in host_ids} - {str(pk) for pk in found}) + sorted(
         hostnames - {h.hostname for h in found.values()}
     )
-    group_rows = list(HostGroup.objects.filter(organization=organization, pk__in=_storable(group_ids))) + list(
+    group_rows = list(HostGroup.objects.filter(organization=organization, pk__in=storable_ids(group_ids))) + list(
         HostGroup.objects.filter(organization=organization, name__in=group_names)
     )
     missing += sorted({str(i) for i in group_ids} - {str(g.pk) for g in group_rows})

@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 
 from apps.accounts.models import Organization
 from apps.core.errors import InvalidInput, NotFound
-from apps.core.refs import MAX_ID
+from apps.core.refs import storable_ids
 from apps.inventory.models import Host, HostGroup
 
 Ref = int | str
@@ -119,7 +119,7 @@ def groups_containing_host(queryset: QuerySet[HostGroup], host: str) -> QuerySet
 def host_groups_resolve(*, organization: Organization, refs: Iterable[Ref]) -> list[HostGroup]:
     """Groups by id or name in this organization; an unknown (or foreign) one is a 400."""
     ids, names = _split(refs)
-    found = list(HostGroup.objects.filter(Q(pk__in=_storable(ids)) | Q(name__in=names), organization=organization))
+    found = list(HostGroup.objects.filter(Q(pk__in=storable_ids(ids)) | Q(name__in=names), organization=organization))
     missing = [str(i) for i in ids if i not in {g.pk for g in found}]
     missing += [n for n in names if n not in {g.name for g in found}]
     if missing:
@@ -132,7 +132,7 @@ def hosts_resolve(*, organization: Organization, refs: Iterable[Ref], for_update
     ids, names = _split(refs)
     lowered = {name.lower() for name in names}
     queryset = Host.objects.alias(hostname_lower=Lower("hostname")).filter(
-        Q(pk__in=_storable(ids)) | Q(hostname_lower__in=lowered), organization=organization
+        Q(pk__in=storable_ids(ids)) | Q(hostname_lower__in=lowered), organization=organization
     )
     if for_update:
         queryset = queryset.select_for_update().order_by("pk")
@@ -149,16 +149,12 @@ def _split(refs: Iterable[Ref]) -> tuple[list[int], list[str]]:
     names: list[str] = []
     for ref in refs:
         if isinstance(ref, int) and not isinstance(ref, bool):
-            ids.append(ref)  # one beyond MAX_ID is reported unknown without being queried
+            ids.append(ref)
         elif isinstance(ref, str) and ref.strip():
             names.append(ref.strip())
         else:
             raise InvalidInput(f"'{ref}' is neither an id nor a name.", code="invalid_reference")
     return ids, names
-
-
-def _storable(ids: list[int]) -> list[int]:
-    return [pk for pk in ids if 0 < pk <= MAX_ID]
 
 
 def _unknown(field: str, noun: str, missing: list[str]) -> InvalidInput:

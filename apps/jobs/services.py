@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.jobs.executors.base import JobResult
@@ -73,7 +73,7 @@ def job_claim(*, step_execution_id: int, worker: str) -> Job | None:
     """Take the oldest queued job of the step; concurrent claimers get distinct jobs.
     One statement (no BEGIN/SELECT/UPDATE/COMMIT round trips): every step of every
     command pays for it."""
-    if not _postgres():
+    if connection.vendor != "postgresql":
         return _job_claim_portable(step_execution_id=step_execution_id, worker=worker)
     now = timezone.now()
     job = _update_returning(
@@ -110,10 +110,6 @@ def _job_claim_portable(*, step_execution_id: int, worker: str) -> Job | None:
     return job
 
 
-def _postgres() -> bool:
-    return connections[router.db_for_write(Job)].vendor == "postgresql"
-
-
 def _update_returning(assignments: str, condition: str, params: list[Any]) -> Job | None:
     """`UPDATE jobs_job SET <assignments> WHERE <condition> RETURNING *` as a Job (or None
     when no row matched). A single statement is atomic on its own. The SQL fragments are
@@ -146,14 +142,14 @@ def job_finish(*, job_id: int, result: JobResult) -> Job:
     """Record how the job ended. Idempotent: a job that already ended (finished twice, or
     failed by the stale sweeper meanwhile) keeps its first ending. One statement, like
     the claim."""
-    if not _postgres():
+    if connection.vendor != "postgresql":
         with transaction.atomic():
             job = Job.objects.select_for_update().get(pk=job_id)
             if job.status not in JOB_DONE:
                 _finish_locked(job, result)
         return job
     now = timezone.now()
-    output = Job._meta.get_field("output").get_db_prep_save(result.output, connections[router.db_for_write(Job)])
+    output = Job._meta.get_field("output").get_db_prep_save(result.output, connection)
     job = _update_returning(
         "status = %s, exit_code = %s, error_class = %s, error_message = %s, output = %s,"
         " log_bytes = GREATEST(log_bytes, %s), log_truncated = log_truncated OR %s, finished_at = %s, updated_at = %s",

@@ -10,9 +10,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.test import Client
 
+from apps.accounts.roles import Role
 from apps.accounts.services import api_token_create
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.jobs.logs import LogEntry, log_append
@@ -22,6 +24,16 @@ from tests.engine.conftest import localhost, make_workflow, run  # noqa: F401 - 
 
 ORIGIN = b"http://127.0.0.1:8000"
 FRAME_TIMEOUT = 10
+
+
+def play(scenario: Callable[[], Any]) -> None:
+    """Run a test's async scenario (WebSocket clients) to its end."""
+    async_to_sync(scenario)()
+
+
+@pytest.fixture
+def viewer_user(org, make_member):
+    return make_member(org, Role.VIEWER, "watcher")
 
 
 @pytest.fixture
