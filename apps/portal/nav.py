@@ -1,9 +1,8 @@
 """The portal's navigation: one registry of sections.
 
-A section appears only when its URL name resolves and the user holds its permission in
-the current organization, so a page that does not exist yet is never a dead link. An
-issue that builds a section's pages registers its URL name under that name (or changes
-the line here); nothing else is needed for it to appear.
+Every entry names a page that exists (a test holds the registry to that); a section
+appears when the user holds its permission in the current organization. A section whose
+URL name does not resolve (an app switched off) is left out rather than a dead link.
 """
 
 from __future__ import annotations
@@ -50,7 +49,6 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Approvals", "approvals:inbox", Perm.WORKFLOWS_VIEW, badge=_approvals_awaiting,
             badge_label="waiting for your answer"),
     NavItem("Automation", "automation:overview", Perm.SETTINGS_VIEW),
-    NavItem("Confidence", "confidence:overview", Perm.AUTOMATION_VIEW),
     NavItem("Inventory", "inventory:host-list", Perm.WORKFLOWS_VIEW),
     NavItem("Audit", "audit:event-list", Perm.SETTINGS_VIEW),
 )

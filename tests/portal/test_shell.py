@@ -11,7 +11,7 @@ from django.urls import reverse
 from apps.accounts.models import Membership
 from apps.accounts.roles import Perm, Role
 from apps.accounts.tenancy import SESSION_KEY
-from apps.portal.nav import NavItem, nav_entries
+from apps.portal.nav import NAV, NavItem, nav_entries
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
 
@@ -75,6 +75,11 @@ def test_every_nav_link_leads_to_a_page(client, operator):
     assert reverse("audit:event-list") in links
     for link in links:
         assert client.get(link).status_code == 200, link
+
+
+def test_every_registered_section_names_an_existing_page():
+    for item in NAV:
+        assert reverse(item.url_name), item.label  # NoReverseMatch: a dead entry in the registry
 
 
 def test_nav_shows_only_resolvable_and_permitted_sections(rf, viewer, org):
