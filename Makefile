@@ -17,7 +17,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) manage.py standalone
 
+# Installs Chromium and starts PostgreSQL and Redis when they are missing (see the script).
 test: $(STAMP)
+	scripts/test-prerequisites
 	$(PY) -m pytest -n $${PYTEST_WORKERS:-2} --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
