@@ -8,10 +8,11 @@ that apps.accounts.tenancy.scope_organization decides, must hold `workflows.view
 and the instance must belong to it. Otherwise the handshake is refused: no frame is sent.
 
 Frames (JSON text), in this order:
-1. the current statuses: one `{"type": "instance", ...}` and a `{"type": "step", ...}`
-   per step, exactly the events of apps.engine.events;
-2. the stored lines with seq > `after` (with `tail=n`: at most the last n of them), read
-   from the database a page at a time, then `{"type": "replayed", "last_seq": N}`;
+1. the stored lines with seq > `after` (with `tail=n`: at most the last n of them), read
+   from the database a page at a time (DESIGN §8: first the replay);
+2. the statuses read just before those lines: one `{"type": "instance", ...}` and a
+   `{"type": "step", ...}` per step, exactly the events of apps.engine.events; then
+   `{"type": "replayed", "last_seq": N}`;
 3. live: new lines, and `step` / `instance` events as they change.
 
 A viewer that hears nothing for OPSFLOW_LIVE_RECHECK_SECONDS while the instance is active
@@ -142,12 +143,16 @@ class InstanceLogConsumer(AsyncWebsocketConsumer):
         # Joined before anything is read, so nothing committed from now on is missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        for event in await database_sync_to_async(status_events)(instance_id=instance_id):
-            await self._send_event(event)
+        # The statuses are read before the lines and sent after them: every line committed
+        # before a terminal status was read is replayed ahead of it, so a client that stops
+        # at the instance's ending has the whole log (lines committed later come live).
+        statuses = await database_sync_to_async(status_events)(instance_id=instance_id)
         if tail is not None:
             after = max(after, await database_sync_to_async(log_last_seq)(instance_id=instance_id) - tail)
         self.last_seq = after
         await self.catch_up()
+        for event in statuses:
+            await self._send_event(event)
         await self.send(dumps({"type": "replayed", "last_seq": self.last_seq}))
         self._heard_at = asyncio.get_running_loop().time()
         self._recheck = asyncio.create_task(self._recheck_while_active())

@@ -48,6 +48,8 @@
   let attempts = 0;
   let retryTimer = null;
   let ended = false;
+  let replayed = false; // this connection's replay is over (the `replayed` frame came)
+  let endedWith = ""; // a terminal status heard before the replay was over
   let backfilling = null; // a Promise while a gap is being filled
   let pending = []; // live lines that arrived during a backfill
   let rowHeight = 0;
@@ -525,6 +527,7 @@
     if (socket || ended || document.hidden) return;
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     const query = lastSeq ? `after=${lastSeq}` : `tail=${INITIAL_TAIL}`;
+    replayed = false;
     socket = new WebSocket(`${scheme}//${window.location.host}${panel.dataset.wsPath}?${query}`);
     socket.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
     socket.addEventListener("close", () => {
@@ -571,6 +574,11 @@
         break;
       case "replayed":
         attempts = 0;
+        replayed = true;
+        if (endedWith) {
+          finish(endedWith);
+          break;
+        }
         if (!ended) setState("live", "Live");
         if (!lines.length) draw();
         break;
@@ -581,18 +589,36 @@
         onJob(message);
         break;
       case "instance":
-        if (TERMINAL.has(message.status)) finish(message.status);
+        // An ending heard during the replay waits for the replay's last line.
+        if (TERMINAL.has(message.status)) {
+          if (replayed) finish(message.status);
+          else endedWith = message.status;
+        }
         break;
       default:
         break;
     }
   }
 
+  // The run has ended: read whatever the socket did not bring from the database (the
+  // truth), then say the log is complete.
   async function finish(status) {
+    if (ended) return;
     ended = true;
-    if (backfilling) await backfilling;
-    setState("ended", `Run ${status.replace(/_/g, " ")}: the log is complete`);
     if (socket) socket.close();
+    if (backfilling) await backfilling;
+    try {
+      for (;;) {
+        const page = await fetchLines(lastSeq, BACKFILL_PAGE);
+        receiveLines(page);
+        if (page.length < BACKFILL_PAGE) break;
+      }
+    } catch (error) {
+      setState("ended", `Run ${status.replace(/_/g, " ")}; the rest of the log could not be read: reload the page`);
+      draw();
+      return;
+    }
+    setState("ended", `Run ${status.replace(/_/g, " ")}: the log is complete`);
     draw();
   }
 

@@ -180,3 +180,26 @@ def test_a_100000_line_job_stays_responsive(live_page, login, operator, make_wor
     expect(view.locator("mark.current")).to_be_visible()
     assert time.monotonic() - started < 5
     assert page.evaluate("document.querySelectorAll('#live-log-view .live-log-row').length") < 150
+
+
+def test_a_finished_runs_page_shows_its_whole_log(live_page, login, operator, make_workflow, run, localhost):
+    """Opened after the run ended: the terminal status comes with the replay, and the
+    panel must not stop at it before the stored lines are shown (issue #12, item 2)."""
+    page = live_page
+    definition = make_workflow([
+        command("check", "echo disk ok; echo load ok >&2", on_success="report"),
+        step("report", "command", {"command": "echo all good"}),
+    ])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status=DONE)
+    assert instance.status == "succeeded"
+    login(page, operator)
+    page.goto(f"/instances/{instance.pk}/")
+
+    expect(page.locator("#live-log-state")).to_have_text("Run succeeded: the log is complete")
+    view = page.locator("#live-log-view")
+    rows = view.locator(".live-log-row")
+    expect(rows).to_have_count(3)
+    assert rows.evaluate_all("rows => rows.map(r => +r.dataset.seq)") == [1, 2, 3]
+    for text in ("disk ok", "load ok", "all good"):
+        expect(view).to_contain_text(text)
+    expect(view).not_to_contain_text("No log lines")

@@ -23,8 +23,10 @@ def test_a_token_client_without_origin_replays_then_streams(instance, ws_client,
         client = ws_client(instance, token=token, origin=None, query="after=2")
         assert await client.connect()
         await client.until(lambda frame: frame["type"] == "replayed")
-        assert client.frames[0]["type"] == "instance" and client.frames[0]["status"] == "running"
-        assert client.frames[1] == {**client.frames[1], "type": "step", "step": "plan", "status": "running"}
+        # DESIGN §8: the stored lines first, then the statuses, then the end of the replay.
+        assert [frame["type"] for frame in client.frames] == ["logs", "instance", "step", "replayed"]
+        assert client.frames[1]["status"] == "running"
+        assert client.frames[2] == {**client.frames[2], "type": "step", "step": "plan", "status": "running"}
         assert client.seqs == [3, 4, 5]
         assert client.frames[-1] == {"type": "replayed", "last_seq": 5}
         first = client.lines[0]
