@@ -210,6 +210,8 @@ class Engine:
             target = None
         if target:
             self.activate(target, parallel_id=step.parallel_id, branch=step.branch)
+            if step.status == StepStatus.REJECTED:  # what the gate would have led to never runs
+                lifecycle.mark_unreachable(self, step, spared=[target])
             return
         if self.instance.status in INSTANCE_CANCELING:
             return  # a cleanup step ended, or a step stopped by the cancel: the cancel decides
@@ -253,7 +255,11 @@ class Engine:
         if instance.status != InstanceStatus.RUNNING:
             return
         if not active:
-            lifecycle.succeed(self)
+            rejection = lifecycle.routed_rejection(self)
+            if rejection is not None:
+                lifecycle.end_rejected(self, rejection)
+            else:
+                lifecycle.succeed(self)
             return
         running = any(s.status == StepStatus.RUNNING for s in active)
         waiting = [s for s in active if s.status == StepStatus.WAITING]

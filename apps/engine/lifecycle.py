@@ -100,10 +100,24 @@ def successors(spec: dict[str, Any]) -> list[str]:
     return [edge for edge in step_type(spec["type"]).next_ids(spec) if edge]
 
 
-def mark_unreachable(engine: Engine, step: StepExecution) -> None:
-    """Every step downstream of `step` that never ran is `unreachable` (never executed)."""
-    queue = deque(successors(engine.specs[step.step_id]))
+def reachable(engine: Engine, step_ids: list[str]) -> set[str]:
+    """`step_ids` and every step that may follow them."""
+    queue = deque(step_ids)
     seen: set[str] = set()
+    while queue:
+        step_id = queue.popleft()
+        if step_id in seen or step_id not in engine.specs:
+            continue
+        seen.add(step_id)
+        queue.extend(successors(engine.specs[step_id]))
+    return seen
+
+
+def mark_unreachable(engine: Engine, step: StepExecution, *, spared: list[str] | None = None) -> None:
+    """Every step downstream of `step` that never ran is `unreachable` (never executed),
+    except `spared`: where the run goes on instead, and everything that may follow it."""
+    queue = deque(successors(engine.specs[step.step_id]))
+    seen = reachable(engine, spared or [])
     while queue:
         step_id = queue.popleft()
         if step_id in seen or step_id not in engine.specs:
@@ -150,17 +164,38 @@ def succeed(engine: Engine) -> None:
     finish(engine, InstanceStatus.SUCCEEDED)
 
 
+def recovers_from_rejection(spec: dict[str, Any]) -> bool:
+    """An approval whose `on_failure` branch is a recovery path (`on_reject: "recover"`):
+    the instance ends as that branch ends. Otherwise the branch only cleans up or notifies
+    and the instance still ends `rejected` (DESIGN §6; see README "Approvals")."""
+    return (spec.get("config") or {}).get("on_reject") == "recover"
+
+
+def routed_rejection(engine: Engine) -> StepExecution | None:
+    """A rejected gate whose `on_failure` branch ran as cleanup, not as recovery: the
+    rejection the instance ends with once nothing is left to run."""
+    for step in engine.steps.values():
+        spec = engine.specs.get(step.step_id) or {}
+        if step.status == StepStatus.REJECTED and spec.get("on_failure") and not recovers_from_rejection(spec):
+            return step
+    return None
+
+
 def end_with_step(engine: Engine, step: StepExecution) -> None:
     """A failed or rejected step nobody routes: the instance ends the same way."""
     mark_unreachable(engine, step)
     status = InstanceStatus.REJECTED if step.status == StepStatus.REJECTED else InstanceStatus.FAILED
     stop_active_steps(engine, mode="term")
-    finish(
-        engine,
-        status,
-        error_class=step.error_class,
-        error_message=f"Step '{step.step_id}' {step.status}: {step.error_message}".strip(),
-    )
+    finish(engine, status, error_class=step.error_class, error_message=_ending_message(step))
+
+
+def end_rejected(engine: Engine, step: StepExecution) -> None:
+    """The cleanup branch of a routed rejection is done: the instance ends `rejected`."""
+    finish(engine, InstanceStatus.REJECTED, error_class=step.error_class, error_message=_ending_message(step))
+
+
+def _ending_message(step: StepExecution) -> str:
+    return f"Step '{step.step_id}' {step.status}: {step.error_message}".strip()
 
 
 def hold(engine: Engine, step: StepExecution) -> None:

@@ -9,6 +9,10 @@ from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import Key, SchemaStep, config_of, step_ref
 
 ON_TIMEOUT = ("reject", "approve", "fail", "skip")
+# What a rejection routed by `on_failure` means for the instance: "reject" (default) the
+# branch cleans up or notifies and the instance still ends `rejected`; "recover" the branch
+# takes over and the instance ends as it ends.
+ON_REJECT = ("reject", "recover")
 GROUP_PREFIX = "group:"
 MAX_WAIT_SECONDS = 90 * 24 * 3600
 
@@ -21,6 +25,7 @@ class ApprovalStep(ApprovalExecution, SchemaStep):
         "allow_self_approval": Key((bool,)),
         "timeout_seconds": Key((int,), nullable=True, min_value=1, max_value=MAX_WAIT_SECONDS),
         "on_timeout": Key((str,), choices=ON_TIMEOUT),
+        "on_reject": Key((str,), choices=ON_REJECT),
         "message": Key((str,)),
         "plan_from": Key((str,), nullable=True),
     }
@@ -30,6 +35,11 @@ class ApprovalStep(ApprovalExecution, SchemaStep):
         self, spec: dict[str, Any], config: dict[str, Any], path: str, ctx: ValidationContext, label: str
     ) -> list[Issue]:
         issues = step_ref(ctx, config.get("plan_from"), f"{path}.plan_from", label, of=spec.get("id"))
+        if config.get("on_reject") == "recover" and not spec.get("on_failure"):
+            issues.append(Issue(
+                f"{path}.on_reject", "missing_key",
+                f"{label}on_reject 'recover' needs on_failure: the step that recovers from a rejection.",
+            ))
         approvers = config.get("approvers")
         if not isinstance(approvers, list) or not all(isinstance(a, str) for a in approvers):
             return issues
@@ -57,6 +67,7 @@ class ApprovalStep(ApprovalExecution, SchemaStep):
             "allow_self_approval": bool(config.get("allow_self_approval", False)),
             "timeout_seconds": config.get("timeout_seconds"),
             "on_timeout": config.get("on_timeout") or "reject",
+            "on_reject": config.get("on_reject") or "reject",
             "message": message,
             "plan_from": config.get("plan_from"),
         }

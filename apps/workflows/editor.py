@@ -44,6 +44,7 @@ LABELS = {
 HINTS = {
     "approval.approvers": "One per line: usernames or group:<name>. None: anyone who may run workflows.",
     "approval.plan_from": "A step before this one whose output is shown to the approvers.",
+    "approval.on_reject": "reject: on_failure only cleans up, the run ends rejected. recover: on_failure takes over.",
     "conditional.default": "Where to go when no branch matches (else on_success).",
     "conditional.branches": "The first branch whose condition holds decides the next step.",
     "delay.until": "An ISO 8601 date and time, or a template. Give seconds or until, not both.",

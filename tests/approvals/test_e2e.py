@@ -59,10 +59,14 @@ def test_config_deploy_rejected_never_touches_the_device(worker, config_deploy, 
     assert (approve.status, approve.error_class) == ("rejected", "Rejected")
     assert "wrong server" in approve.error_message
     assert step_of(instance, "notify_rejected").status == "succeeded"
-    assert instance.status == "succeeded"  # on_failure routed the rejection to notify_rejected
+    # on_failure routed the rejection to notify_rejected, which only notifies: still rejected
+    assert (instance.status, instance.error_class) == ("rejected", "Rejected")
+    assert "wrong server" in instance.error_message
     assert not Job.objects.filter(instance=instance, step_id__in=["apply", "verify"]).exists()
-    # the routed branch ran instead; apply and verify were never started at all
-    assert not instance.steps.filter(step_id__in=["apply", "verify"]).exists()
+    # the routed branch ran instead; what the approval would have led to never runs
+    downstream = dict(instance.steps.filter(step_id__in=["apply", "verify", "notify_done", "notify_failed"])
+                      .values_list("step_id", "status"))
+    assert downstream == dict.fromkeys(["apply", "verify", "notify_done", "notify_failed"], "unreachable")
     assert [m.subject for m in mail.outbox] == ["CHG-0000 rejected"]
     late = api(operator, org).post(f"/api/approvals/{gate.pk}/approve/", {}, format="json")
     assert (late.status_code, late.json()["code"]) == (409, "approval_resolved")
