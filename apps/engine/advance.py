@@ -89,7 +89,7 @@ class Engine:
         if instance.status == InstanceStatus.PENDING:
             instance_transition(instance, InstanceStatus.RUNNING)
             self.start_first_step()
-        if instance.timeout_at and timezone.now() >= instance.timeout_at:
+        if lifecycle.timeout_due(instance):
             lifecycle.time_out(self)
             return
         if instance.status in INSTANCE_CANCELING:

@@ -210,6 +210,19 @@ def hold(engine: Engine, step: StepExecution) -> None:
     )
 
 
+# A force or kill cancel already stops every job of the instance; when the workflow
+# timeout passes meanwhile, the ending the operator asked for (`canceled`) stands and the
+# cancel carries on to it. A standard cancel lets running jobs go on, which the timeout
+# still bounds (`canceling` -> `timeout`).
+TIMEOUT_YIELDS_TO = frozenset({InstanceStatus.FORCE_CANCELING, InstanceStatus.KILL_CANCELING})
+
+
+def timeout_due(instance: WorkflowInstance) -> bool:
+    if instance.status in TIMEOUT_YIELDS_TO or instance.timeout_at is None:
+        return False
+    return timezone.now() >= instance.timeout_at
+
+
 def time_out(engine: Engine) -> None:
     from apps.jobs.services import jobs_request_stop
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
+
+from tests.browser.conftest import browser, offline_page  # noqa: F401 - fixture
 
 from tests.standalone.conftest import BASE_DIR, cmdline, process_tree, standalone_env, still_running
 
@@ -154,10 +157,15 @@ print("INSTANCE", instance_start(definition=definition, actor=admin, hosts=[host
 """
 
 
-def test_a_workflow_runs_on_localhost_in_the_embedded_mode(run_standalone, var_dir):
-    """What a newcomer does after `make run`: SQLite, the private Redis, the real workers."""
+@pytest.mark.browser
+def test_a_workflow_runs_on_localhost_in_the_embedded_mode_and_its_page_shows_the_log(
+    run_standalone, var_dir, browser
+):
+    """What a newcomer does after `make run`: SQLite, the private Redis, the real workers;
+    then the finished run's page in a real browser shows every stored line."""
     standalone = run_standalone()
     standalone.wait_ready()
+    password = standalone.wait_for(LOGIN_LINE).group(1)
     assert celery_pong(var_dir, deadline=time.monotonic() + 30), standalone.output
     started = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", RUN_A_WORKFLOW], cwd=BASE_DIR,
@@ -179,6 +187,20 @@ def test_a_workflow_runs_on_localhost_in_the_embedded_mode(run_standalone, var_d
     steps = db_rows(var_dir, f"SELECT step_id, status FROM engine_stepexecution WHERE instance_id = {instance_id}"
                              " ORDER BY id")
     assert steps == [("probe", "succeeded"), ("judge", "succeeded"), ("report", "succeeded"), ("done", "succeeded")]
-    lines = {line for (line,) in db_rows(var_dir, f"SELECT line FROM jobs_logline WHERE instance_id = {instance_id}")}
-    assert {"checking", "free=42"} <= lines
+    lines = [line for (line,) in db_rows(var_dir, f"SELECT line FROM jobs_logline WHERE instance_id = {instance_id}"
+                                                   " ORDER BY seq")]
+    assert {"checking", "free=42"} <= set(lines)
+
+    with offline_page(browser, standalone.base_url.rstrip("/")) as page:
+        page.goto("/login/")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_text("Signed in as admin")).to_be_visible()
+        page.goto(f"/instances/{instance_id}/")
+        expect(page.locator("#live-log-state")).to_have_text("Run succeeded: the log is complete")
+        rows = page.locator("#live-log-view .live-log-row")
+        expect(rows).to_have_count(len(lines))
+        for line in lines:
+            expect(page.locator("#live-log-view")).to_contain_text(line)
     assert standalone.stop(signal.SIGINT, timeout=30) == 0, standalone.output
