@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import browser  # noqa: F401 - fixture (the embedded run page test)
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 # What the suite (config.test_settings, pytest-django, xdist) puts in the environment and a
 # fresh clone does not have.

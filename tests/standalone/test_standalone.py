@@ -15,8 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser, offline_page  # noqa: F401 - fixture
-
+from tests.browser.conftest import offline_page
 from tests.standalone.conftest import BASE_DIR, cmdline, process_tree, standalone_env, still_running
 
 pytestmark = pytest.mark.xdist_group("standalone")
