@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -17,12 +19,21 @@ def kill_switches_engaged(*, organization_id: int) -> QuerySet[KillSwitch]:
     )
 
 
-def kill_switch_engaged(*, organization_id: int, definition_id: int | None = None) -> bool:
-    """True when automation is halted for the organization, or for this workflow."""
+def kill_switch_engaged(
+    *, organization_id: int, definition_id: int | None = None, since: datetime | None = None
+) -> bool:
+    """True when automation is halted for the organization, or for this workflow.
+
+    `since`: count only engagements made after that moment. A run asked for while the
+    switch was already on is a manual run the switch does not stop (DESIGN §6); only a
+    later engagement does."""
     scope = Q(workflow__isnull=True)
     if definition_id is not None:
         scope |= Q(workflow_id=definition_id)
-    return kill_switches_engaged(organization_id=organization_id).filter(scope).exists()
+    engaged = kill_switches_engaged(organization_id=organization_id).filter(scope)
+    if since is not None:
+        engaged = engaged.filter(created_at__gt=since)
+    return engaged.exists()
 
 
 def kill_switches_active(*, organization: Organization) -> QuerySet[KillSwitch]:

@@ -183,7 +183,7 @@ def ensure_resumable(instance: WorkflowInstance) -> None:
             code="step_failed_hold",
         )
     if instance.pause_reason == PauseReason.KILL_SWITCH and kill_switch_engaged(
-        organization_id=instance.organization_id, definition_id=instance.definition_id
+        organization_id=instance.organization_id, definition_id=instance.definition_id, since=instance.requested_at
     ):
         raise TransitionNotAllowed("The kill switch is still on; release it before resuming.",
                                    code="kill_switch_active")

@@ -62,12 +62,18 @@ def advance_hint(instance_id: int | None) -> None:
 
 
 def kill_switch_blocks(engine: Engine) -> bool:
-    """Instances running when the switch went on stop at their next step boundary."""
+    """Instances running when the switch went on stop at their next step boundary.
+
+    "Running when it went on" = asked for (created, or retried as a whole) before the
+    engagement: `requested_at` is older than the switch. A run started while the switch is
+    on, and the children it starts, run normally unless the switch is engaged again later."""
     if engine.kill_switch is None:
         from apps.automation.selectors import kill_switch_engaged
 
+        instance = engine.instance
         engine.kill_switch = kill_switch_engaged(
-            organization_id=engine.instance.organization_id, definition_id=engine.instance.definition_id
+            organization_id=instance.organization_id, definition_id=instance.definition_id,
+            since=instance.requested_at,
         )
     return engine.kill_switch
 

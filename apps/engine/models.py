@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.core.models import OrganizationOwned, TimeStampedModel
 from apps.engine.states import InstanceStatus, PauseReason, StepStatus
@@ -53,6 +54,10 @@ class WorkflowInstance(OrganizationOwned):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     timeout_at = models.DateTimeField(null=True, blank=True)
+    # When a person (or the parent run) last asked this run to go: its creation, or a retry
+    # of the whole instance. Only kill switch engagements after this moment stop it; a run
+    # started (or retried) while the switch is on is a manual run and runs (DESIGN §6).
+    requested_at = models.DateTimeField(default=timezone.now)
     cancel_cleanup = models.BooleanField(default=False)
     # Paused because its parent was: resuming the parent resumes it (a child paused on
     # its own stays paused).

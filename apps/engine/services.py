@@ -18,6 +18,9 @@ from apps.engine.states import InstanceStatus
 from apps.engine.targets import resolve_targets
 from apps.jobs.redaction import MASK
 
+# Starts a person asked for (a child is part of its parent's run): the kill switch never
+# refuses them. Every other trigger (schedule, webhook, alert, and any added later) is
+# automated and refused while the switch is on.
 MANUAL_TRIGGERS = frozenset({Trigger.MANUAL, Trigger.API, Trigger.PARENT, Trigger.RERUN})
 
 
@@ -74,8 +77,8 @@ def instance_start(
     if trigger not in MANUAL_TRIGGERS and kill_switch_engaged(
         organization_id=definition.organization_id, definition_id=definition.pk
     ):
-        raise Conflict("Automation is paused by the kill switch; automated starts are refused.",
-                       code="kill_switch_active")
+        raise Conflict(f"Automation is paused by the kill switch; automated ({trigger}) starts are refused.",
+                       code="kill_switch")
     if rerun_of is not None:
         # A re-run runs what ran: the same frozen definition and the same variables.
         snapshot, version_number = rerun_of.snapshot, rerun_of.version_number

@@ -188,11 +188,12 @@ def test_automated_starts_are_refused_while_engaged(org, owner, patch_web, trigg
     with pytest.raises(ApplicationError) as refused:
         instance_start(definition=patch_web, actor=None, trigger=trigger)
 
-    assert (refused.value.status_code, refused.value.code) == (409, "kill_switch_active")
+    assert (refused.value.status_code, refused.value.code) == (409, "kill_switch")
+    assert trigger in refused.value.message
     assert not WorkflowInstance.objects.exists()
 
 
-@pytest.mark.parametrize("trigger", [Trigger.MANUAL, Trigger.API])
+@pytest.mark.parametrize("trigger", [Trigger.MANUAL, Trigger.API, Trigger.RERUN])
 def test_manual_and_api_starts_still_start(org, owner, patch_web, trigger):
     kill_switch_engage(organization=org, actor=owner, reason="incident")
 
@@ -236,3 +237,14 @@ def test_another_organizations_switch_changes_nothing_here(org, other_org, owner
 
     assert not engaged(org)
     assert instance_start(definition=patch_web, actor=None, trigger=Trigger.ALERT).trigger == "alert"
+
+
+def test_only_engagements_after_a_run_was_asked_for_count_for_it(org, owner, patch_web):
+    before = kill_switch_engage(organization=org, actor=owner, reason="incident")
+    instance = instance_start(definition=patch_web, actor=owner)  # a manual run while the switch is on
+
+    assert kill_switch_engaged(organization_id=org.pk, definition_id=patch_web.pk, since=instance.requested_at) is False
+    assert kill_switch_engaged(organization_id=org.pk, definition_id=patch_web.pk,
+                               since=before.created_at - timedelta(seconds=1)) is True
+    kill_switch_engage(organization=org, actor=owner, reason="again, for this workflow", workflow=patch_web.pk)
+    assert kill_switch_engaged(organization_id=org.pk, definition_id=patch_web.pk, since=instance.requested_at) is True
