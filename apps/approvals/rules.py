@@ -32,17 +32,21 @@ def _is_listed(approvers: list[str], user: Any) -> bool:
     return any(entry.startswith(GROUP_PREFIX) and entry[len(GROUP_PREFIX):] in groups for entry in approvers)
 
 
+def may_answer_approvals(user: Any, organization: Organization) -> bool:
+    """Responding to approvals needs workflows.execute, listed or not (admins hold it)."""
+    return user_has_perm(user=user, organization=organization, perm=Perm.WORKFLOWS_EXECUTE)
+
+
 def is_eligible(approval: ApprovalRequest, user: Any, organization: Organization) -> bool:
-    """Listed approvers; anyone with workflows.execute when none are listed; admins always."""
+    """Listed approvers with workflows.execute; anyone with it when none are listed; admins
+    and owners always."""
     if not user.is_authenticated or not user.is_active:
         return False
     if user_is_org_admin(user=user, organization=organization):
         return True
-    if role_for(user=user, organization=organization) is None:
+    if role_for(user=user, organization=organization) is None or not may_answer_approvals(user, organization):
         return False
-    if approval.approvers:
-        return _is_listed(approval.approvers, user)
-    return user_has_perm(user=user, organization=organization, perm=Perm.WORKFLOWS_EXECUTE)
+    return _is_listed(approval.approvers, user) if approval.approvers else True
 
 
 def is_self_approval(approval: ApprovalRequest, user: Any) -> bool:
@@ -56,6 +60,11 @@ def respond_refusal(
     """Why `user` may not give this answer, or None. Self-approval is refused for everyone,
     admins and owners included, unless the gate allows it; rejecting your own run is fine."""
     if not is_eligible(approval, user, organization):
+        role = role_for(user=user, organization=organization)
+        if role is not None and not may_answer_approvals(user, organization):
+            return PermissionDenied(f"You are not an approver of this request: responding to approvals needs "
+                                    f"workflows.execute, which your role ({role}) does not have.",
+                                    code="not_an_approver")
         listed = ", ".join(approval.approvers) or "anyone with workflows.execute"
         return PermissionDenied(f"You are not an approver of this request (approvers: {listed}).",
                                 code="not_an_approver")
@@ -83,23 +92,20 @@ def eligible_q(user: Any, organization: Organization) -> Q:
         return Q(pk__in=[])
     if user_is_org_admin(user=user, organization=organization):
         return Q()
-    if role_for(user=user, organization=organization) is None:
+    if role_for(user=user, organization=organization) is None or not may_answer_approvals(user, organization):
         return Q(pk__in=[])
-    anyone = user_has_perm(user=user, organization=organization, perm=Perm.WORKFLOWS_EXECUTE)
     if connection.vendor != "postgresql":
-        return _eligible_pending_q(user, organization, anyone=anyone)
-    listed = Q(approvers__contains=[user.get_username()])
+        return _eligible_pending_q(user, organization)
+    listed = Q(approvers=[]) | Q(approvers__contains=[user.get_username()])
     for name in user_group_names(user):
         listed |= Q(approvers__contains=[f"{GROUP_PREFIX}{name}"])
-    if anyone:
-        listed |= Q(approvers=[])
     return listed
 
 
-def _eligible_pending_q(user: Any, organization: Organization, *, anyone: bool) -> Q:
+def _eligible_pending_q(user: Any, organization: Organization) -> Q:
     """SQLite (the embedded mode) has no JSON containment: the organization's pending
     requests (the only ones this is used for) are checked here instead."""
     pending = ApprovalRequest.objects.filter(organization=organization, status=ApprovalStatus.PENDING)
     ids = [pk for pk, approvers in pending.values_list("pk", "approvers")
-           if (_is_listed(approvers, user) if approvers else anyone)]
+           if not approvers or _is_listed(approvers, user)]
     return Q(pk__in=ids)

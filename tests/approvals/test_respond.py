@@ -17,14 +17,17 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def people(org, other_org, owner, operator, viewer, make_member):
     netops = Group.objects.create(name="netops")
-    bob = make_member(org, Role.VIEWER, "bob")
+    bob = make_member(org, Role.OPERATOR, "bob")
     bob.groups.add(netops)
+    val = make_member(org, Role.VIEWER, "val")  # a viewer listed by name and by group
+    val.groups.add(netops)
     return {
         "owner": owner,
         "carol": operator,  # operator: holds workflows.execute
         "dave": viewer,  # viewer: no workflows.execute
-        "alice": make_member(org, Role.VIEWER, "alice"),
+        "alice": make_member(org, Role.OPERATOR, "alice"),
         "bob": bob,
+        "val": val,
         "erin": make_member(org, Role.ADMIN, "erin"),
         "mallory": make_member(other_org, Role.OWNER, "mallory"),  # not a member of org
         "ed": make_member(org, Role.EDITOR, "ed"),
@@ -38,6 +41,9 @@ RULES = [
     (["alice"], "owner", "carol", False, "not_an_approver"),
     (["alice", "group:netops"], "owner", "dave", False, "not_an_approver"),
     (["group:nobody"], "owner", "bob", False, "not_an_approver"),
+    # listed, but responding to approvals needs workflows.execute (the manual; DESIGN §7)
+    (["val"], "owner", "val", False, "not_an_approver"),
+    (["group:netops"], "owner", "val", False, "not_an_approver"),
     ([], "owner", "carol", False, None),
     ([], "owner", "ed", False, None),
     ([], "owner", "dave", False, "not_an_approver"),

@@ -25,7 +25,8 @@ class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
     search_fields = ["step_id", "message", "instance__workflow_name"]
     ordering_fields = ["created_at", "resolved_at", "expires_at", "status", "id"]
     ordering = ["-created_at", "-id"]
-    # Listed approvers need only membership: whether they may answer is the service's call.
+    # Reading is workflows.view; whether someone may answer (workflows.execute and listed,
+    # or an admin) is decided in one place, apps.approvals.rules, so the refusal says why.
     action_permissions = {
         "list": Perm.WORKFLOWS_VIEW,
         "retrieve": Perm.WORKFLOWS_VIEW,
