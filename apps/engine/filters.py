@@ -1,16 +1,17 @@
 import django_filters
 
+from apps.core.filters import IdFilter
 from apps.engine.models import Trigger, WorkflowInstance
 from apps.engine.states import InstanceStatus
 
 
 class InstanceFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=InstanceStatus.choices)
-    workflow = django_filters.NumberFilter(field_name="definition_id")
+    workflow = IdFilter(field_name="definition_id")
     workflow_name = django_filters.CharFilter(field_name="workflow_name", lookup_expr="icontains")
     trigger = django_filters.MultipleChoiceFilter(choices=Trigger.choices)
     triggered_by = django_filters.CharFilter(field_name="triggered_by__username")
-    parent = django_filters.NumberFilter(field_name="parent_id")
+    parent = IdFilter(field_name="parent_id")
     started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
     finished_after = django_filters.IsoDateTimeFilter(field_name="finished_at", lookup_expr="gte")

@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import QuerySet
 
+from apps.core.filters import IdFilter
 from apps.inventory.models import Connection, Host, HostGroup
 from apps.inventory.selectors import (
     groups_containing_host,
@@ -21,7 +22,7 @@ class HostFilter(django_filters.FilterSet):
     os = django_filters.CharFilter(field_name="os", lookup_expr="iexact")
     label = django_filters.CharFilter(method="filter_label", help_text="Hosts that carry this label.")
     group = django_filters.CharFilter(method="filter_group", help_text="Hosts in this group (id or name).")
-    credential = django_filters.NumberFilter(field_name="credential_id", help_text="Hosts using this credential id.")
+    credential = IdFilter(field_name="credential_id", help_text="Hosts using this credential id.")
     is_enabled = django_filters.BooleanFilter()
 
     class Meta:

@@ -170,3 +170,39 @@ def test_wrong_types_and_unknown_fields_are_clear_4xx(schema, org, superuser, ap
         for name, value in wrong.items():
             response = _request(client, method, url, data={name: value}, format="json")
             assert response.status_code < 500, f"{label} {name}={value!r} -> {response.status_code}"
+
+
+HOSTILE_QUERY_VALUES = ("-1.5e+273", "9" * 30, "-1", "0", "1.5", "abc", "", "\x00", "%", "2024-13-45")
+
+
+def test_hostile_query_parameters_on_every_list_are_never_a_500(schema, org, superuser, api):
+    """Schemathesis found `?workflow=-1.5e+273` answering 500 (an id beyond any integer
+    the database takes); every query parameter of every list gets such values."""
+    from apps.accounts.models import Membership
+
+    Membership.objects.create(organization=org, user=superuser, role=Role.OWNER)
+    client = api(superuser, org)
+    swept = 0
+    for path, method, operation in _operations(schema):
+        if method != "get" or "{" in path:
+            continue
+        for parameter in operation.get("parameters", []):
+            if parameter.get("in") != "query":
+                continue
+            for value in HOSTILE_QUERY_VALUES:
+                response = client.get(path, {parameter["name"]: value})
+                assert response.status_code < 500, f"GET {path}?{parameter['name']}={value!r} -> {response.status_code}"
+                swept += 1
+    assert swept > 200
+
+
+@pytest.mark.parametrize("path, name", [
+    ("/api/instances/", "workflow"), ("/api/instances/", "parent"),
+    ("/api/approvals/", "workflow"), ("/api/approvals/", "instance"), ("/api/hosts/", "credential"),
+])
+@pytest.mark.parametrize("value", ["-1.5e+273", "9" * 30, "0", "1.5"])
+def test_an_id_filter_outside_the_id_range_is_a_clear_400(path, name, value, org, operator, api):
+    response = api(operator, org).get(path, {name: value})
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert name in body["errors"] and body["detail"].startswith(f"{name}: "), body
