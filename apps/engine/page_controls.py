@@ -73,7 +73,7 @@ def instance_controls(instance: WorkflowInstance, steps: list[StepExecution]) ->
             controls["rerun"] = Control(refusal="The workflow of this run was deleted; it cannot be re-run.",
                                         reason=SHORT_REASONS["definition_deleted"])
         if instance.status == InstanceStatus.FAILED:
-            controls["retry"] = _ask(instance, retry_leaves, steps)
+            controls["retry"] = _ask(instance, retry_leaves, instance, steps)
         return controls
     if instance.status in (InstanceStatus.PAUSING, InstanceStatus.PAUSED):
         controls = {"resume": _ask(instance, ensure_resumable, instance)}

@@ -98,10 +98,12 @@ STEP_TRANSITIONS: dict[str, frozenset[str]] = {
     # A parallel step that failed (or stopped) with its branch waits again when the
     # branch's step is retried (running).
     S.FAILED: frozenset({S.PENDING, S.RUNNING, S.SKIPPED, S.UNREACHABLE}),
-    S.CANCELED: frozenset({S.PENDING, S.RUNNING}),
-    S.SUCCEEDED: frozenset(),
-    S.SKIPPED: frozenset(),
-    S.REJECTED: frozenset(),
+    # Retrying a failed instance in which no step failed restarts it from the beginning:
+    # its first step is pending again, every other step unreachable until reached again.
+    S.CANCELED: frozenset({S.PENDING, S.RUNNING, S.UNREACHABLE}),
+    S.SUCCEEDED: frozenset({S.PENDING, S.UNREACHABLE}),
+    S.SKIPPED: frozenset({S.PENDING, S.UNREACHABLE}),
+    S.REJECTED: frozenset({S.PENDING, S.UNREACHABLE}),
     S.UNREACHABLE: frozenset({S.PENDING}),
 }
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import NotFound, TransitionNotAllowed
+from apps.engine.advance import Engine
 from apps.engine.controls import _changed, _hint, instance_lock
 from apps.engine.errors import NEVER_RETRIED
 from apps.engine.models import StepExecution, WorkflowInstance
@@ -159,21 +161,22 @@ def _failed_leaves(steps: list[StepExecution]) -> list[StepExecution]:
     return [s for s in steps if s.status == StepStatus.FAILED and s.step_id not in containers]
 
 
-def retry_leaves(steps: list[StepExecution]) -> list[StepExecution]:
-    """The failed steps a retry of a failed instance resumes at; raises when retrying cannot
-    help (the portal's Retry button asks it too)."""
+def retry_leaves(instance: WorkflowInstance, steps: list[StepExecution]) -> list[StepExecution]:
+    """The failed steps a retry of a failed instance resumes at (none: it restarts from the
+    beginning); raises when retrying cannot help (the portal's Retry button asks it too)."""
     leaves = _failed_leaves(steps)
+    strict = [s for s in leaves if _spec(instance, s.step_id).get("retryable", True) is False]
+    if strict:
+        raise TransitionNotAllowed(
+            f"Step '{strict[0].step_id}' failed and is not retryable (retryable: false): start a new run.",
+            code="step_not_retryable",
+        )
     blocked = [s for s in leaves if s.error_class in NEVER_RETRIED]
     if blocked:
         raise TransitionNotAllowed(
             f"Step '{blocked[0].step_id}' failed with {blocked[0].error_class}, which is never retried: "
             "fix the cause and start a new run.",
             code="non_retryable_error",
-        )
-    if not leaves and steps:
-        raise TransitionNotAllowed(
-            "No step of this instance failed, so there is nothing to resume; re-run it instead.",
-            code="nothing_to_retry",
         )
     return leaves
 
@@ -190,28 +193,49 @@ def instance_retry(*, instance_id: int, organization_id: int, actor: Any, reason
             code="instance_not_failed",
         )
     steps = list(StepExecution.objects.select_for_update().filter(instance=instance).order_by("id"))
-    leaves = retry_leaves(steps)
+    leaves = retry_leaves(instance, steps)
     changed: list[StepExecution] = []
     for step in leaves:
         step_transition(step, StepStatus.PENDING, wait_reason="")
         changed += [step, *_reopen_containers(instance, step)]
-    # Steps the failure stopped (other parallel branches) run again too.
-    for step in steps:
-        if step.status == StepStatus.CANCELED and step.reused_from_id is None:
-            step_transition(step, StepStatus.PENDING, wait_reason="")
-            changed.append(step)
-    instance_transition(instance, InstanceStatus.RUNNING, status_message="")
+    if leaves:
+        # Steps the failure stopped (other parallel branches) run again too.
+        for step in steps:
+            if step.status == StepStatus.CANCELED and step.reused_from_id is None:
+                step_transition(step, StepStatus.PENDING, wait_reason="")
+                changed.append(step)
+    else:
+        changed += _restart(instance, steps)
+    # Asked for again now: a kill switch already on does not stop this manual retry.
+    instance_transition(instance, InstanceStatus.RUNNING, status_message="", requested_at=timezone.now())
     _changed(instance, tuple(changed))
     _retry_timeout(instance)
     _reopen_pam_sessions(instance)
-    if not steps:
-        from apps.engine.advance import Engine
-
-        Engine(instance).start_first_step()  # it failed before its first step: start over
     audit_record(actor=actor, action="instance.retry", target=instance,
-                 data={"reason": reason, "steps": [s.step_id for s in leaves]})
+                 data={"reason": reason, "steps": [s.step_id for s in leaves], "restart": not leaves})
     _hint(instance.pk)
     return instance
+
+
+def _restart(instance: WorkflowInstance, steps: list[StepExecution]) -> list[StepExecution]:
+    """No step failed (a workflow-level error): the run starts again at its first step.
+
+    Every row the run executed is set back: the first step `pending`, the others
+    `unreachable` until the routing reaches them again (which puts them back to `pending`,
+    as for any step that did not run). Jobs keep their attempts; `restarted_at_attempt`
+    makes a fan-out run every host again instead of only those that did not succeed."""
+    first = instance.snapshot.get("start") or next((s["id"] for s in instance.snapshot.get("steps", [])), None)
+    reset: list[StepExecution] = []
+    for step in steps:
+        if step.reused_from_id is not None:
+            continue  # a re-run's kept result stays kept
+        to = StepStatus.PENDING if step.step_id == first else StepStatus.UNREACHABLE
+        step_transition(step, to, wait_reason="", output=None, next_step="", error_class="", error_message="",
+                        result={"restarted_at_attempt": step.attempt + 1}, started_at=None)
+        reset.append(step)
+    if first is not None and not any(step.step_id == first for step in steps):
+        reset.append(Engine(instance).activate(first, parallel_id="", branch=""))
+    return reset
 
 
 def _retry_timeout(instance: WorkflowInstance) -> None:

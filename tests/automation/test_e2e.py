@@ -7,6 +7,7 @@ import pytest
 
 from apps.automation.services import kill_switch_engage
 from apps.engine.models import WorkflowInstance
+from apps.engine.step_controls import instance_retry
 from apps.jobs.models import Job
 from tests.engine.conftest import step_of, wait_for
 from tests.engine.test_steps_e2e import command, step
@@ -94,3 +95,17 @@ def test_a_manual_run_pauses_when_the_switch_is_engaged_again_after_it_started(
     instance = wait_for(instance, status={"paused", "succeeded", "failed"})
     assert (instance.status, instance.pause_reason) == ("paused", "kill_switch")
     assert not Job.objects.filter(instance=instance, step_id="after").exists()
+
+
+def test_retrying_a_failed_run_while_engaged_runs_it(worker, make_workflow, run, localhost, org, owner, tmp_path):
+    marker = tmp_path / "fixed"
+    definition = make_workflow([command("check", f"test -f {marker}", on_success="after"),
+                                command("after", "echo after")], name="retried-during-incident")
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="failed")
+    kill_switch_engage(organization=org, actor=owner, reason="incident 42")
+    marker.touch()
+
+    instance_retry(instance_id=instance.pk, organization_id=org.pk, actor=owner, reason="fixed")
+
+    instance = wait_for(instance, status={"paused", "succeeded", "failed"})
+    assert instance.status == "succeeded", (instance.pause_reason, instance.status_message)

@@ -317,6 +317,45 @@ def test_retry_a_failed_branch_rejoins_its_parallel_step(worker, make_workflow, 
     assert step_of(instance, "after").status == "succeeded"
 
 
+def test_retry_instance_refuses_a_failed_step_marked_not_retryable(worker, make_workflow, run, localhost, owner,
+                                                                    api):
+    definition = make_workflow([command("prepare", "echo ready", on_success="strict"),
+                                command("strict", "exit 3", retryable=False)])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="failed")
+
+    with pytest.raises(TransitionNotAllowed) as refused:
+        instance_retry(**controls(instance, owner))
+    assert refused.value.code == "step_not_retryable"
+    assert "'strict'" in refused.value.message
+    response = api(owner).post(f"/api/instances/{instance.pk}/retry/", {}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "step_not_retryable" and "strict" in response.json()["detail"]
+    instance.refresh_from_db()
+    assert instance.status == "failed"
+    assert Job.objects.filter(instance=instance, step_id="strict").count() == 1
+
+
+def test_retry_a_failed_instance_with_no_failed_step_restarts_from_the_first_step(
+    worker, make_workflow, run, localhost, owner, tmp_path
+):
+    tally = tmp_path / "tally"
+    definition = make_workflow([command("first", f"echo first >> {tally}", on_success="second"),
+                                command("second", f"echo second >> {tally}")])
+    instance = wait_for(run(definition, hosts=[localhost.pk]), status="succeeded")
+    # A workflow-level error after its steps: the instance failed, none of its steps did.
+    WorkflowInstance.objects.filter(pk=instance.pk).update(status="failed", error_class="WorkerLost",
+                                                           error_message="lost outside any step")
+
+    assert instance_retry(**controls(instance, owner), reason="start over").status == "running"
+
+    instance = wait_for(instance, status={"succeeded", "failed"})
+    assert instance.status == "succeeded", instance.error_message
+    assert tally.read_text().split() == ["first", "second", "first", "second"]
+    assert (step_of(instance, "first").attempt, step_of(instance, "second").attempt) == (2, 2)
+    assert list(Job.objects.filter(instance=instance).order_by("id").values_list("step_id", "attempt")) == [
+        ("first", 1), ("second", 1), ("first", 2), ("second", 2)]
+
+
 def test_retry_instance_refuses_what_did_not_fail(worker, make_workflow, run, localhost, owner):
     definition = make_workflow([command("ok", "true")])
     instance = wait_for(run(definition, hosts=[localhost.pk]), status="succeeded")

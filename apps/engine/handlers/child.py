@@ -29,7 +29,8 @@ class ChildWorkflowExecution(Execution):
         targets = run.instance.targets
         size = int(config.get("batch_size") or 0) or max(len(targets), 1)
         batches = [targets[i : i + size] for i in range(0, len(targets), size)] or [[]]
-        done = self.succeeded_batches(run) if run.step.attempt > 1 else set()
+        restarted = int(run.step.result.get("restarted_at_attempt") or 1)  # a restart runs every batch
+        done = self.succeeded_batches(run) if run.step.attempt > restarted else set()
         children = []
         try:
             for index, batch in enumerate(batches):

@@ -24,6 +24,12 @@ FAILURE_PREVIEW = 5
 SMALL_STEP_HOSTS = 20
 
 
+def first_attempt(run: StepRun) -> int:
+    """The attempt the step's run began with: 1, or the one after a restart of the instance
+    from the beginning (every host runs again then, and the canary too)."""
+    return int(run.step.result.get("restarted_at_attempt") or 1)
+
+
 class FanoutExecution(Execution):
     def start(self, run: StepRun) -> Outcome:
         hosts = self.attempt_hosts(run)
@@ -31,7 +37,7 @@ class FanoutExecution(Execution):
             return self.nothing_to_rerun(run)
         if not hosts:
             return Outcome.failed(ErrorClass.CONFIG_ERROR, "The instance has no target hosts for this step.")
-        canary = self.canary_size(run, len(hosts)) if run.step.attempt == 1 else 0
+        canary = self.canary_size(run, len(hosts)) if run.step.attempt == first_attempt(run) else 0
         result: dict[str, Any] = {"hosts_total": len(hosts), "dispatched": 0, "canary": None}
         if canary:
             threshold = run.definition.get("canary_success_threshold") or 80
@@ -99,10 +105,12 @@ class FanoutExecution(Execution):
         if only is not None:  # a `no_reset` re-run: the hosts that did not succeed last time
             wanted = set(only)
             targets = [host for host in targets if host["hostname"] in wanted]
-        if run.step.attempt <= 1:
+        since = first_attempt(run)
+        if run.step.attempt <= since:
             return targets
         succeeded = set(
-            Job.objects.filter(step_execution=run.step, status=JobStatus.SUCCEEDED).values_list("hostname", flat=True)
+            Job.objects.filter(step_execution=run.step, status=JobStatus.SUCCEEDED, attempt__gte=since)
+            .values_list("hostname", flat=True)
         )
         return [host for host in targets if host["hostname"] not in succeeded]
 
