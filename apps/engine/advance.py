@@ -61,6 +61,9 @@ class Engine:
         self.kill_switch: bool | None = None  # looked up once per pass, when first needed
         # Steps that queued jobs in this pass: nothing about them can change before it commits.
         self.awaiting_commit: set[int] = set()
+        # Running fan-out steps with hosts left to send and none running, held by a pause or
+        # the kill switch: at a step boundary for the kill switch's pause.
+        self.held: set[int] = set()
         self.seen = {s.step_id: (s.status, s.attempt) for s in self.steps.values()}
         self.seen_instance = (instance.status, instance.pause_reason)
 
@@ -261,10 +264,11 @@ class Engine:
             else:
                 lifecycle.succeed(self)
             return
-        running = any(s.status == StepStatus.RUNNING for s in active)
+        running = any(s.status == StepStatus.RUNNING and s.pk not in self.held for s in active)
         waiting = [s for s in active if s.status == StepStatus.WAITING]
         reason = waiting[0].wait_reason if waiting and not running else ""
-        if lifecycle.kill_switch_blocks(self) and any(s.status == StepStatus.PENDING for s in active):
+        blocked = self.held or any(s.status == StepStatus.PENDING for s in active)
+        if blocked and lifecycle.kill_switch_blocks(self):
             if not running:
                 instance_transition(instance, InstanceStatus.PAUSED, pause_reason=PauseReason.KILL_SWITCH,
                                     status_message="Kill switch active")

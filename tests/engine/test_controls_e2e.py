@@ -99,6 +99,63 @@ def test_pause_cascades_to_children_and_resume_brings_back_only_those(
     wait_for(instance, status="succeeded")
 
 
+def _gated_fanout(make_workflow, tmp_path, shape):
+    """One command over every host; each host's job waits for its own release file."""
+    gate = f'while [ ! -f "{tmp_path}/release-{{{{ hosts.hostname }}}}" ]; do sleep 0.05; done'
+    if shape == "max_parallel":
+        return make_workflow([command("patch", gate, max_parallel=1)])
+    return make_workflow([command("patch", gate)], canary_percentage=20)  # 1 of 5 hosts is the canary
+
+
+def _release_all(tmp_path, fleet):
+    for host in fleet:
+        (tmp_path / f"release-{host.hostname}").touch()
+
+
+@pytest.mark.parametrize("shape", ["max_parallel", "canary"])
+def test_pause_during_a_fanout_sends_no_new_host_until_resume(worker, make_workflow, run, fleet, owner, tmp_path,
+                                                              shape):
+    definition = _gated_fanout(make_workflow, tmp_path, shape)
+    instance = run(definition, hosts=[h.pk for h in fleet])
+    job_running(instance, "patch")
+    assert Job.objects.filter(instance=instance).count() == 1
+
+    assert instance_pause(**controls(instance, owner)).status == "pausing"
+    _release_all(tmp_path, fleet)  # any host sent from now on would finish at once
+
+    instance = wait_for(instance, status="paused")
+    assert instance.pause_reason == "operator"
+    assert step_of(instance, "patch").status == "running"
+    assert list(Job.objects.filter(instance=instance).values_list("status", flat=True)) == ["succeeded"]
+
+    instance_resume(**controls(instance, owner))
+    instance = wait_for(instance, status={"succeeded", "failed"})
+    assert instance.status == "succeeded", instance.error_message
+    hostnames = sorted(Job.objects.filter(instance=instance, status="succeeded").values_list("hostname", flat=True))
+    assert hostnames == sorted(h.hostname for h in fleet)  # every host exactly once
+    assert Job.objects.filter(instance=instance).count() == len(fleet)
+
+
+def test_the_kill_switch_during_a_fanout_sends_no_new_host(worker, make_workflow, run, fleet, owner, org, tmp_path):
+    definition = _gated_fanout(make_workflow, tmp_path, "max_parallel")
+    instance = run(definition, hosts=[h.pk for h in fleet])
+    job_running(instance, "patch")
+
+    switch = KillSwitch.objects.create(organization=org, reason="incident 42", engaged_by=owner)
+    _release_all(tmp_path, fleet)
+
+    instance = wait_for(instance, status={"paused", "succeeded", "failed"})
+    assert (instance.status, instance.pause_reason) == ("paused", "kill_switch")
+    assert Job.objects.filter(instance=instance).count() == 1
+
+    KillSwitch.objects.filter(pk=switch.pk).update(released_at=switch.created_at)
+    instance_resume(**controls(instance, owner))
+    instance = wait_for(instance, status={"succeeded", "failed"})
+    assert instance.status == "succeeded", instance.error_message
+    assert sorted(Job.objects.filter(instance=instance).values_list("hostname", flat=True)) == sorted(
+        h.hostname for h in fleet)
+
+
 def test_a_held_instance_resumes_only_through_retry_or_skip(worker, make_workflow, run, localhost, owner):
     definition = make_workflow([command("fragile", "exit 4", hold_on_failure=True)])
     instance = wait_for(run(definition, hosts=[localhost.pk]), status="paused")
@@ -180,8 +237,10 @@ def test_force_cancel_stops_the_running_job(worker, make_workflow, run, localhos
     assert instance_cancel(**controls(instance, owner), mode="force").status == "force_canceling"
 
     instance = wait_for(instance, status="canceled", timeout=20)
+    # A force cancel does not wait for the job; `sleep` honours SIGTERM and ends soon after.
+    until(lambda: Job.objects.filter(instance=instance, finished_at__isnull=False).exists(), timeout=10)
     job = Job.objects.get(instance=instance)
-    assert job.status != "succeeded" and job.finished_at is not None
+    assert job.status != "succeeded" and job.verified_stopped_at is not None
     assert step_of(instance, "slow").status == "canceled"
 
 

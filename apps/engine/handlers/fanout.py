@@ -14,7 +14,6 @@ from django.db.models import Count
 from apps.engine.errors import ErrorClass
 from apps.engine.handlers.base import Execution
 from apps.engine.runtime import Outcome, StepRun
-from apps.engine.states import INSTANCE_CANCELING
 from apps.jobs.dispatch import jobs_cancel_queued, jobs_create
 from apps.jobs.models import JOB_ACTIVE, Job, JobStatus
 from apps.steps.fanout import canary_size
@@ -80,12 +79,16 @@ class FanoutExecution(Execution):
                 )
             canary["state"] = "passed"
         hosts_total = result["hosts_total"]
-        if result["dispatched"] < hosts_total and run.instance.status not in INSTANCE_CANCELING:
+        # New hosts go out only while a step could start: a pause or the kill switch stops
+        # the fan-out here (the hosts already sent finish), and a resume carries it on.
+        if result["dispatched"] < hosts_total and run.engine.may_start(step):
             capacity = self.capacity(run, active=active)
             if capacity > 0:
                 step.result = result
                 self.dispatch(run, self.attempt_hosts(run), capacity)
                 return Outcome.running(**step.result)
+        if result["dispatched"] < hosts_total and not active:
+            run.engine.held.add(step.pk)  # hosts left and none running: at rest while it may not go on
         if active or result["dispatched"] < hosts_total:
             return Outcome.running(**result)
         return self.finish(run, result, jobs)
