@@ -16,6 +16,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import connections
+from django.db.models import Q
 
 from apps.engine.models import WorkflowInstance
 from config.celery import app
@@ -101,7 +102,11 @@ def _stop_leftovers() -> None:
     from apps.engine.states import INSTANCE_TERMINAL
     from apps.jobs.models import JOB_ACTIVE, Job
 
-    for instance in WorkflowInstance.objects.exclude(status__in=INSTANCE_TERMINAL).filter(parent=None):
+    # Also canceled runs whose force cancel left a job running (a kill is allowed on those).
+    leftovers = WorkflowInstance.objects.filter(parent=None).filter(
+        ~Q(status__in=INSTANCE_TERMINAL) | Q(status="canceled", jobs__status__in=JOB_ACTIVE)
+    ).distinct()
+    for instance in leftovers:
         instance_cancel(instance_id=instance.pk, organization_id=instance.organization_id, actor=None, mode="kill")
     quiet = time.monotonic() + 15
     while time.monotonic() < quiet and (

@@ -1,10 +1,14 @@
 """Carrying a cancel forward inside `advance` (DESIGN §6).
 
 standard (`canceling`): nothing new starts, running jobs finish, waiting steps stop; with
-cleanup the definition's `on_cancel` chain runs first. force (`force_canceling`): running
-jobs are stopped (SIGTERM, then SIGKILL after the grace). kill (`kill_canceling`): the same
-at once with SIGKILL escalation, then a check that nothing is left. The instance becomes
-`canceled` once no job of it is active and the cleanup chain has ended.
+cleanup the definition's `on_cancel` chain runs first; `canceled` once no job is active
+and the cleanup chain has ended. force (`force_canceling`): SIGTERM to the running jobs'
+process groups and `canceled` at once, without waiting for them: processes that ignore
+SIGTERM may still be finishing (the jobs stay `running`, counted as live jobs). kill
+(`kill_canceling`): SIGTERM, SIGKILL after the grace, and `canceled` only once every job
+has ended, each after its executor checked that nothing of it still runs
+(`Job.verified_stopped_at`). Force and kill also stop a cleanup chain, and both wait for
+child instances, which are canceled the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def cancel_progress(engine: Engine) -> None:
         jobs_request_stop(instance_id=instance.pk, mode=mode)
     cleanup_started = _start_cleanup(engine) if mode == "standard" and instance.cancel_cleanup else False
     for step in list(engine.steps.values()):
-        if step.status not in STEP_ACTIVE or step.branch == CLEANUP_BRANCH:
+        if step.status not in STEP_ACTIVE or (step.branch == CLEANUP_BRANCH and mode == "standard"):
             continue
         if step.status == StepStatus.RUNNING and mode == "standard" and step.step_type in ("command", "script"):
             # running jobs finish on their own; only the not-yet-started ones are dropped
@@ -46,7 +50,8 @@ def cancel_progress(engine: Engine) -> None:
     if cleanup_started or any(s.branch == CLEANUP_BRANCH and s.status in STEP_ACTIVE for s in engine.steps.values()):
         engine.step_loop(branch=CLEANUP_BRANCH)
     cleanup_active = any(s.branch == CLEANUP_BRANCH and s.status in STEP_ACTIVE for s in engine.steps.values())
-    if not cleanup_active and not has_running_work(engine):
+    # A force cancel does not wait for its jobs' processes, only for its children.
+    if not cleanup_active and not has_running_work(engine, jobs=mode != "term"):
         finish(engine, InstanceStatus.CANCELED, error_message=instance.status_message)
 
 

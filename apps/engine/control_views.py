@@ -32,8 +32,10 @@ from apps.portal.access import org_view
 
 CANCEL_DONE = {
     InstanceStatus.CANCELING: "is canceling: no new step starts and running jobs finish",
-    InstanceStatus.FORCE_CANCELING: "is force-canceling: its running jobs are being stopped",
-    InstanceStatus.KILL_CANCELING: "is kill-canceling: its running jobs are being killed",
+    InstanceStatus.FORCE_CANCELING: "is force-canceling: its running jobs get SIGTERM and it ends without waiting "
+                                    "for them",
+    InstanceStatus.KILL_CANCELING: "is kill-canceling: its running jobs are being killed; it ends once nothing of "
+                                   "them still runs",
 }
 
 

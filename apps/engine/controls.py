@@ -19,6 +19,7 @@ from apps.engine.states import (
     PauseReason,
     instance_transition,
 )
+from apps.jobs.models import JOB_LIVE
 
 CANCEL_STATUS = {
     "standard": InstanceStatus.CANCELING,
@@ -44,6 +45,12 @@ def _changed(instance: WorkflowInstance, steps: tuple[StepExecution, ...] = ()) 
     events.publish(instance.pk, [*(events.step_event(step) for step in steps), events.instance_event(instance)])
 
 
+def instance_has_live_jobs(instance: WorkflowInstance) -> bool:
+    """Processes of a job may still run (a force cancel did not wait for them, or nobody
+    could verify they stopped): a kill is still allowed on the `canceled` instance."""
+    return instance.jobs.filter(JOB_LIVE).exists()
+
+
 def instance_lock(*, instance_id: int, organization_id: int) -> WorkflowInstance:
     instance = (
         WorkflowInstance.objects.select_for_update().filter(pk=instance_id, organization_id=organization_id).first()
@@ -55,11 +62,9 @@ def instance_lock(*, instance_id: int, organization_id: int) -> WorkflowInstance
 
 def _cancel_locked(instance: WorkflowInstance, *, mode: str, cleanup: bool) -> bool:
     """Move a locked instance into its cancel status; False when nothing changes."""
-    from apps.jobs.models import JOB_ACTIVE
-
     target = CANCEL_STATUS[mode]
     if instance.status == InstanceStatus.CANCELED:
-        if mode != "kill" or not instance.jobs.filter(status__in=JOB_ACTIVE).exists():
+        if mode != "kill" or not instance_has_live_jobs(instance):
             return False
     elif instance.status in INSTANCE_TERMINAL:
         raise TransitionNotAllowed(f"Instance {instance.pk} is already {instance.status}.", code="instance_terminal")
@@ -96,8 +101,9 @@ def instance_cancel(
 
 
 def _cascade(instance: WorkflowInstance, *, mode: str) -> None:
+    # A canceled child may still have live jobs for a kill to stop (_cancel_locked decides).
     for child in WorkflowInstance.objects.select_for_update().filter(parent=instance).exclude(
-        status__in=INSTANCE_TERMINAL
+        status__in=INSTANCE_TERMINAL - {InstanceStatus.CANCELED}
     ):
         if _cancel_locked(child, mode=mode, cleanup=False):
             _cascade(child, mode=mode)

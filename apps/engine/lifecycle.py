@@ -78,13 +78,14 @@ def kill_switch_blocks(engine: Engine) -> bool:
     return engine.kill_switch
 
 
-def has_running_work(engine: Engine) -> bool:
-    """A job of the instance is active, or a child instance has not ended (cancel waits for both)."""
+def has_running_work(engine: Engine, *, jobs: bool = True) -> bool:
+    """A job of the instance is active (unless `jobs` is False), or a child instance has not
+    ended: what a cancel waits for."""
     from apps.jobs.models import JOB_ACTIVE, Job
 
     flush_writes()  # a child stopped in this pass must be seen as stopped
 
-    if Job.objects.filter(instance=engine.instance, status__in=JOB_ACTIVE).exists():
+    if jobs and Job.objects.filter(instance=engine.instance, status__in=JOB_ACTIVE).exists():
         return True
     return engine.instance.children.exclude(status__in=INSTANCE_TERMINAL).exists()
 

@@ -74,6 +74,10 @@ def instance_controls(instance: WorkflowInstance, steps: list[StepExecution]) ->
                                         reason=SHORT_REASONS["definition_deleted"])
         if instance.status == InstanceStatus.FAILED:
             controls["retry"] = _ask(instance, retry_leaves, instance, steps)
+        if instance.status == InstanceStatus.CANCELED and getattr(instance, "live_jobs", 0):
+            # A force cancel did not wait for its jobs' processes: a kill still may (DESIGN §6),
+            # counted with the predicate instance_cancel checks (apps.jobs.models.JOB_LIVE).
+            controls["kill"] = Control()
         return controls
     if instance.status in (InstanceStatus.PAUSING, InstanceStatus.PAUSED):
         controls = {"resume": _ask(instance, ensure_resumable, instance)}

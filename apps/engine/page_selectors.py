@@ -10,7 +10,7 @@ from apps.accounts.models import Organization
 from apps.core.errors import NotFound
 from apps.core.refs import storable_ids
 from apps.engine.models import StepExecution, WorkflowInstance
-from apps.engine.selectors import instances_list, log_lines
+from apps.engine.selectors import LIVE_JOBS, instances_list, log_lines
 from apps.inventory.models import Host, HostGroup
 from apps.inventory.selectors import host_group_list, host_list, host_search
 from apps.jobs.models import Job, LogLine
@@ -30,15 +30,16 @@ def instance_rows(*, organization: Organization) -> QuerySet[WorkflowInstance]:
 
 
 def instance_page_get(*, organization: Organization, instance_id: int) -> WorkflowInstance:
-    """The instance with its steps (each with `job_count`) and, per step, the latest
-    attempt's jobs first, at most JOBS_PER_STEP of them: a 10,000-host step stays a page."""
+    """The instance with its steps (each with `job_count` and `live_jobs`) and, per step, the
+    latest attempt's jobs first, at most JOBS_PER_STEP of them: a 10,000-host step stays a
+    page. `instance.live_jobs`: jobs whose processes may still run."""
     jobs = Job.objects.order_by("-attempt", "id").only(
         "id", "step_execution_id", "hostname", "status", "exit_code", "attempt", "is_canary", "error_class",
-        "error_message", "started_at", "finished_at",
+        "error_message", "started_at", "finished_at", "stop_request", "pgid", "verified_stopped_at",
     )
     steps = (
         StepExecution.objects.order_by("id")
-        .annotate(job_count=Count("jobs"))
+        .annotate(job_count=Count("jobs"), live_jobs=LIVE_JOBS)
         .prefetch_related(Prefetch("jobs", queryset=jobs[:JOBS_PER_STEP], to_attr="shown_jobs"))
     )
     instance = (
@@ -50,6 +51,7 @@ def instance_page_get(*, organization: Organization, instance_id: int) -> Workfl
     )
     if instance is None:
         raise NotFound(f"Instance {instance_id} was not found.")
+    instance.live_jobs = sum(step.live_jobs for step in instance.step_list)
     return instance
 
 

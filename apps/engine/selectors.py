@@ -6,7 +6,7 @@ from django.db.models import Count, Prefetch, QuerySet
 
 from apps.accounts.models import Organization
 from apps.engine.models import StepExecution, WorkflowInstance
-from apps.jobs.models import Job, LogLine
+from apps.jobs.models import Job, LogLine, job_live
 
 
 def instances_list(*, organization: Organization) -> QuerySet[WorkflowInstance]:
@@ -26,14 +26,17 @@ def instance_for_org(*, instance_id: int, organization_id: int) -> WorkflowInsta
 # /api/instances/{id}/jobs/ instead of loading every row into one response.
 DETAIL_JOBS_PER_STEP = 100
 JOB_FIELDS = ("id", "step_execution_id", "step_id", "hostname", "status", "exit_code", "attempt", "is_canary",
-              "error_class", "error_message", "started_at", "finished_at", "output")
+              "error_class", "error_message", "started_at", "finished_at", "output", "stop_request", "pgid",
+              "verified_stopped_at")
+# Per step: jobs whose processes may still run (apps.jobs.models.JOB_LIVE).
+LIVE_JOBS = Count("jobs", filter=job_live("jobs__"))
 
 
 def instance_detail(*, organization: Organization) -> QuerySet[WorkflowInstance]:
     jobs = Job.objects.order_by("id").only(*JOB_FIELDS)[:DETAIL_JOBS_PER_STEP]
     steps = (
         StepExecution.objects.order_by("id")
-        .annotate(jobs_total=Count("jobs"))
+        .annotate(jobs_total=Count("jobs"), live_jobs=LIVE_JOBS)
         .prefetch_related(Prefetch("jobs", queryset=jobs, to_attr="first_jobs"))
     )
     return instances_list(organization=organization).prefetch_related(Prefetch("steps", queryset=steps))

@@ -18,6 +18,18 @@ class JobStatus(models.TextChoices):
 
 JOB_DONE = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.CANCELED})
 JOB_ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+# Processes of the job may still be running: its worker still supervises it, or it started
+# processes and nobody verified that none of them is left (its worker died, or a process
+# outlived SIGKILL). A force cancel ends the instance while its jobs are in the first case;
+# a kill (also allowed on a `canceled` instance with live jobs, DESIGN §6) waits for them.
+def job_live(prefix: str = "") -> models.Q:
+    """JOB_LIVE through a relation (`prefix`, e.g. "jobs__" for a count per step)."""
+    return models.Q(**{f"{prefix}status": JobStatus.RUNNING}) | models.Q(
+        **{f"{prefix}pgid__isnull": False, f"{prefix}verified_stopped_at__isnull": True}
+    )
+
+
+JOB_LIVE = job_live()
 
 
 class StopRequest(models.TextChoices):
@@ -47,7 +59,11 @@ class Job(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
-    pid = models.IntegerField(null=True, blank=True)
+    pid = models.IntegerField(null=True, blank=True)  # of the worker that claimed the job
+    # The job's process group on the worker's machine (local executor), once started.
+    pgid = models.IntegerField(null=True, blank=True)
+    # When the executor verified that no process of the job is left; null while it may run.
+    verified_stopped_at = models.DateTimeField(null=True, blank=True)
     stop_request = models.CharField(max_length=8, choices=StopRequest.choices, blank=True, default="")
     log_bytes = models.BigIntegerField(default=0)
     log_truncated = models.BooleanField(default=False)
@@ -67,6 +83,11 @@ class Job(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"job {self.pk} {self.step_id}@{self.hostname} ({self.status})"
+
+    @property
+    def may_be_running(self) -> bool:
+        """The row-level JOB_LIVE."""
+        return self.status == JobStatus.RUNNING or (self.pgid is not None and self.verified_stopped_at is None)
 
     @property
     def duration_seconds(self) -> float | None:

@@ -12,7 +12,7 @@ from apps.jobs.executors.base import Executor, JobResult, JobSpec, JobSpecError,
 from apps.jobs.executors.local import LocalExecutor
 from apps.jobs.logs import job_log_append
 from apps.jobs.models import Job, JobStatus, LogStream
-from apps.jobs.services import job_finish, job_heartbeat, job_stop_requested
+from apps.jobs.services import job_finish, job_heartbeat, job_process_started, job_stop_requested
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def execute(job: Job, spec_builder: SpecBuilder) -> JobResult:
         on_lines=partial(store_lines, job),
         should_stop=partial(job_stop_requested, job.pk),
         heartbeat=partial(job_heartbeat, job.pk),
+        on_start=partial(job_process_started, job.pk),
     )
 
 

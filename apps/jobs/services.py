@@ -128,10 +128,12 @@ def _finish_locked(job: Job, result: JobResult) -> None:
     job.log_bytes = max(job.log_bytes, result.log_bytes)
     job.log_truncated = job.log_truncated or result.log_truncated
     job.finished_at = timezone.now()
+    if result.verified_stopped:
+        job.verified_stopped_at = job.finished_at
     job.save(
         update_fields=[
             "status", "exit_code", "error_class", "error_message", "output",
-            "log_bytes", "log_truncated", "finished_at", "updated_at",
+            "log_bytes", "log_truncated", "finished_at", "verified_stopped_at", "updated_at",
         ]
     )
     _publish_job(job)
@@ -147,21 +149,34 @@ def job_finish(*, job_id: int, result: JobResult) -> Job:
             job = Job.objects.select_for_update().get(pk=job_id)
             if job.status not in JOB_DONE:
                 _finish_locked(job, result)
+            elif result.verified_stopped and job.verified_stopped_at is None:
+                job.verified_stopped_at = timezone.now()
+                job.save(update_fields=["verified_stopped_at", "updated_at"])
         return job
     now = timezone.now()
     output = Job._meta.get_field("output").get_db_prep_save(result.output, connection)
     job = _update_returning(
         "status = %s, exit_code = %s, error_class = %s, error_message = %s, output = %s,"
-        " log_bytes = GREATEST(log_bytes, %s), log_truncated = log_truncated OR %s, finished_at = %s, updated_at = %s",
+        " log_bytes = GREATEST(log_bytes, %s), log_truncated = log_truncated OR %s, finished_at = %s, updated_at = %s,"
+        " verified_stopped_at = COALESCE(verified_stopped_at, %s)",
         "id = %s AND NOT (status = ANY(%s))",
         [str(result.status), result.exit_code, result.error_class, result.error_message, output, result.log_bytes,
-         result.log_truncated, now, now, job_id, sorted(str(status) for status in JOB_DONE)],
+         result.log_truncated, now, now, now if result.verified_stopped else None, job_id,
+         sorted(str(status) for status in JOB_DONE)],
     )
-    if job is None:  # it had ended already
+    if job is None:  # it had ended already: only the news that nothing of it runs is added
+        if result.verified_stopped:
+            Job.objects.filter(pk=job_id, verified_stopped_at__isnull=True).update(verified_stopped_at=now)
         return Job.objects.get(pk=job_id)
     _publish_job(job)
     _advance_later(job)
     return job
+
+
+def job_process_started(job_id: int, pgid: int) -> None:
+    """The job's process runs, in process group `pgid`: from now on the job may have
+    processes to stop, and only the executor's check that none is left clears that."""
+    Job.objects.filter(pk=job_id).update(pgid=pgid, updated_at=timezone.now())
 
 
 def job_heartbeat(job_id: int) -> bool:

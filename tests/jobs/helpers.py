@@ -18,6 +18,7 @@ class Run:
     seconds: float
     heartbeats: int = 0
     lines: list[OutputLine] = field(default_factory=list)
+    pgid: int | None = None  # what the executor reported through on_start
 
     def stream(self, name: str) -> list[str]:
         return [line.line for line in self.lines if line.stream == name]
@@ -48,15 +49,18 @@ def run_job(
 ) -> Run:
     batches: list[list[OutputLine]] = []
     beats = []
+    started: list[int] = []
     executor = LocalExecutor(jobs_dir=jobs_dir, kill_grace_seconds=grace, log_limit_bytes=limit)
-    started = time.monotonic()
+    began = time.monotonic()
     result = executor.run(
         JobSpec(kind=kind, command=command, interpreter=interpreter, **spec),
         on_lines=batches.append,
         should_stop=stop,
         heartbeat=lambda: beats.append(1),
+        on_start=started.append,
     )
-    run = Run(result=result, batches=batches, seconds=time.monotonic() - started, heartbeats=len(beats))
+    run = Run(result=result, batches=batches, seconds=time.monotonic() - began, heartbeats=len(beats),
+              pgid=started[0] if started else None)
     run.lines = [line for batch in batches for line in batch]
     return run
 
@@ -82,4 +86,15 @@ def wait_dead(pid: int, seconds: float = 3.0) -> bool:
 def stop_after(seconds: float, mode: str):
     started = time.monotonic()
     return lambda: mode if time.monotonic() - started >= seconds else ""
+
+
+def stops(*schedule: tuple[float, str]):
+    """Stop requests that change over time: [(after seconds, mode), ...], ascending."""
+    started = time.monotonic()
+
+    def should_stop() -> str:
+        elapsed = time.monotonic() - started
+        return next((mode for after, mode in reversed(schedule) if elapsed >= after), "")
+
+    return should_stop
 

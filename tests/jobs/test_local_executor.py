@@ -5,7 +5,7 @@ from __future__ import annotations
 from apps.jobs.executors import supervise
 from apps.jobs.executors.output import READ_LIMIT
 from apps.jobs.executors.process import group_alive
-from tests.jobs.helpers import pid_alive, run_job, stop_after, wait_dead
+from tests.jobs.helpers import pid_alive, run_job, stop_after, stops, wait_dead
 
 
 def test_stdout_and_stderr_are_captured_line_by_line_in_order(tmp_path):
@@ -137,6 +137,64 @@ def test_term_stop_cancels_the_job(tmp_path):
     assert "Stop requested (term)." in run.system
     assert not pid_alive(run.value("child"))
     assert not group_alive(run.value("pid"))
+
+
+# --- cancel tiers (DESIGN §6): force = SIGTERM only; kill = SIGTERM, SIGKILL, verified ------
+IGNORES_TERM = "trap '' TERM\necho pid=$$\n"
+
+
+def test_a_normal_end_reports_the_process_group_and_is_verified_stopped(tmp_path):
+    run = run_job(tmp_path, "echo pid=$$")
+
+    assert run.result.status == "succeeded"
+    assert run.pgid == run.value("pid")  # the job's shell leads its own process group
+    assert run.result.verified_stopped is True
+
+
+def test_force_stop_sends_sigterm_only_and_the_job_lasts_as_long_as_its_processes(tmp_path):
+    run = run_job(tmp_path, IGNORES_TERM + "sleep 2", kind="script", stop=stop_after(0.3, "term"), grace=0.5)
+
+    assert run.result.status == "canceled"
+    assert "Stop requested (term)." in run.system
+    assert "no SIGKILL follows" in run.system
+    assert "sent SIGKILL" not in run.system
+    assert run.result.exit_code == 0  # it ignored SIGTERM and finished its sleep
+    assert run.seconds >= 1.9
+    assert run.result.verified_stopped is True
+    assert not group_alive(run.pgid)
+
+
+def test_force_stop_of_a_job_that_honours_sigterm_ends_it_verified(tmp_path):
+    run = run_job(tmp_path, "echo pid=$$; exec sleep 30", stop=stop_after(0.3, "term"), grace=5.0)
+
+    assert run.result.status == "canceled"
+    assert run.result.exit_code == 143
+    assert run.seconds < 3.0
+    assert "Verified: no process of the job is still running." in run.system
+    assert run.result.verified_stopped is True
+
+
+def test_a_kill_after_a_force_stop_sends_sigkill_after_the_grace(tmp_path):
+    run = run_job(tmp_path, IGNORES_TERM + "sleep 30", kind="script",
+                  stop=stops((0.3, "term"), (1.2, "kill")), grace=1.0)
+
+    assert run.result.status == "canceled"
+    assert "Stop requested (term)." in run.system and "Stop requested (kill)." in run.system
+    assert "sent SIGKILL" in run.system
+    assert 2.0 <= run.seconds < 6.0  # kill read within ~1 s of 1.2 s, then 1 s of grace
+    assert run.result.verified_stopped is True
+    assert not group_alive(run.pgid)
+
+
+def test_a_force_stopped_job_that_ignores_sigterm_is_still_bounded_by_its_timeout(tmp_path):
+    run = run_job(tmp_path, IGNORES_TERM + "sleep 30", kind="script", stop=stop_after(0.3, "term"),
+                  timeout_seconds=2, grace=0.5)
+
+    assert run.result.status == "canceled"
+    assert "outlived its timeout" in run.system
+    assert "sent SIGKILL" in run.system
+    assert 2.4 <= run.seconds < 5.0
+    assert not group_alive(run.pgid)
 
 
 def test_background_processes_left_behind_are_stopped_when_the_job_ends(tmp_path):

@@ -17,11 +17,17 @@ def duration(start: Any, end: Any) -> float | None:
 
 class JobOutput(serializers.ModelSerializer):
     duration_seconds = serializers.SerializerMethodField()
+    may_be_running = serializers.BooleanField(
+        read_only=True,
+        help_text="Processes of the job may still run: it is running, or it started processes and nobody "
+                  "verified that none is left (verified_stopped_at is null).",
+    )
 
     class Meta:
         model = Job
         fields = ["id", "step_id", "hostname", "attempt", "status", "exit_code", "is_canary", "error_class",
-                  "error_message", "started_at", "finished_at", "duration_seconds", "output"]
+                  "error_message", "started_at", "finished_at", "duration_seconds", "output", "stop_request",
+                  "pgid", "verified_stopped_at", "may_be_running"]
 
     def get_duration_seconds(self, obj: Job) -> float | None:
         return duration(obj.started_at, obj.finished_at)
@@ -32,12 +38,14 @@ class StepOutput(serializers.ModelSerializer):
     jobs = JobOutput(source="first_jobs", many=True, read_only=True,
                      help_text="The step's first jobs (see jobs_total); page through all of them with jobs/.")
     jobs_total = serializers.IntegerField(read_only=True, default=0)
+    live_jobs = serializers.IntegerField(read_only=True, default=0,
+                                         help_text="Jobs of the step whose processes may still run.")
 
     class Meta:
         model = StepExecution
         fields = ["step_id", "step_type", "status", "attempt", "wait_reason", "parallel_id", "branch", "started_at",
                   "finished_at", "duration_seconds", "error_class", "error_message", "output", "result", "jobs",
-                  "jobs_total", "reused_from"]
+                  "jobs_total", "live_jobs", "reused_from"]
 
     def get_duration_seconds(self, obj: StepExecution) -> float | None:
         return duration(obj.started_at, obj.finished_at)
@@ -62,9 +70,17 @@ class InstanceOutput(InstanceListOutput):
     variables = serializers.SerializerMethodField()
     hosts = serializers.SerializerMethodField()
     steps = StepOutput(many=True, read_only=True)
+    live_jobs = serializers.SerializerMethodField(
+        help_text="Jobs whose processes may still run: a force cancel ends the run without waiting for them "
+                  "(a kill is still accepted while there are any); 0 once every one was verified stopped."
+    )
 
     class Meta(InstanceListOutput.Meta):
-        fields = [*InstanceListOutput.Meta.fields, "variables", "hosts", "trigger_data", "timeout_at", "steps"]
+        fields = [*InstanceListOutput.Meta.fields, "variables", "hosts", "trigger_data", "timeout_at", "live_jobs",
+                  "steps"]
+
+    def get_live_jobs(self, obj: WorkflowInstance) -> int:
+        return sum(getattr(step, "live_jobs", 0) for step in obj.steps.all())
 
     def get_variables(self, obj: WorkflowInstance) -> dict[str, Any]:
         return redacted_variables(obj)

@@ -50,6 +50,8 @@ class JobResult:
     # Bytes of output the job produced (including any dropped past the log limit).
     log_bytes: int = 0
     log_truncated: bool = False
+    # The executor checked, after the job ended, that no process of it is left.
+    verified_stopped: bool = False
 
     @classmethod
     def error(cls, error_class: str, message: str) -> JobResult:
@@ -59,8 +61,12 @@ class JobResult:
 OnLines = Callable[[list[OutputLine]], None]
 ShouldStop = Callable[[], str]  # "" to go on, "term" or "kill" to stop the job
 Heartbeat = Callable[[], object]
+OnStart = Callable[[int], object]  # called with the process group id once the job's process runs
 
 
 class Executor(Protocol):
-    def run(self, spec: JobSpec, *, on_lines: OnLines, should_stop: ShouldStop, heartbeat: Heartbeat) -> JobResult:
+    def run(
+        self, spec: JobSpec, *, on_lines: OnLines, should_stop: ShouldStop, heartbeat: Heartbeat,
+        on_start: OnStart | None = None,
+    ) -> JobResult:
         ...

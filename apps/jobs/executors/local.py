@@ -5,8 +5,9 @@
   with it any secret rendered into the script) is removed when the job ends.
 - The job does not inherit the worker's environment (DATABASE_URL, SECRET_KEY and the
   encryption keys live there): it gets a few harmless variables plus the spec's env.
-- Timeout and stop requests: SIGTERM to the group, SIGKILL after the grace period, then
-  a check that no process of the group is left, reported as a system log line.
+- Timeout and stop requests (executors/supervise.py): SIGTERM to the group; SIGKILL after
+  the grace period, except for a force (`term`) stop; then a check that no process of the
+  group is left, reported as a system log line and as `JobResult.verified_stopped`.
 - The job's lifetime is its main process: background processes it leaves behind are
   stopped the same way once it exits, so nothing keeps running unsupervised.
 """
@@ -28,8 +29,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from apps.jobs.executors.base import Heartbeat, JobResult, JobSpec, JobSpecError, OnLines, ShouldStop
+from apps.jobs.executors.base import Heartbeat, JobResult, JobSpec, JobSpecError, OnLines, OnStart, ShouldStop
 from apps.jobs.executors.output import OutputCollector
+from apps.jobs.executors.process import group_alive
 from apps.jobs.executors.supervise import Supervision
 from apps.jobs.models import JobStatus
 from apps.jobs.redaction import Masker
@@ -112,7 +114,10 @@ class LocalExecutor:
         self.grace = settings.OPSFLOW_KILL_GRACE_SECONDS if kill_grace_seconds is None else kill_grace_seconds
         self.log_limit = settings.OPSFLOW_JOB_LOG_LIMIT_BYTES if log_limit_bytes is None else log_limit_bytes
 
-    def run(self, spec: JobSpec, *, on_lines: OnLines, should_stop: ShouldStop, heartbeat: Heartbeat) -> JobResult:
+    def run(
+        self, spec: JobSpec, *, on_lines: OnLines, should_stop: ShouldStop, heartbeat: Heartbeat,
+        on_start: OnStart | None = None,
+    ) -> JobResult:
         env = job_environment(spec.env)
         with job_directory(self.jobs_dir) as directory:
             try:
@@ -135,10 +140,21 @@ class LocalExecutor:
                 on_lines=on_lines, should_stop=should_stop, heartbeat=heartbeat,
             )
             try:
+                if on_start is not None:
+                    self._started(on_start, process.pid)
                 supervision.run()
             finally:
                 supervision.ensure_gone()
-        return self._result(spec, process.returncode, supervision, collector)
+        result = self._result(spec, process.returncode, supervision, collector)
+        result.verified_stopped = not group_alive(process.pid)
+        return result
+
+    @staticmethod
+    def _started(on_start: OnStart, pgid: int) -> None:
+        try:
+            on_start(pgid)
+        except Exception:  # recording the group is for operators; the job runs on without it
+            logger.warning("could not record the process group %s of a job", pgid, exc_info=True)
 
     def _result(self, spec: JobSpec, code: int | None, run: Supervision, collector: OutputCollector) -> JobResult:
         exit_code = 128 - code if code is not None and code < 0 else code

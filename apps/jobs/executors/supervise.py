@@ -2,6 +2,12 @@
 
 Everything that touches the database (on_lines, should_stop, heartbeat) runs in the
 supervising thread only; the reader threads just fill the collector's queue.
+
+Stop tiers (DESIGN §6): a `term` request (force cancel) sends SIGTERM to the job's
+process group once and keeps watching; processes that ignore it run on until they exit,
+the step's timeout passes or a `kill` request comes. A `kill` request, a timeout and the
+leftovers of an exited job get SIGTERM, then SIGKILL after the grace period. Either way
+the job ends only when no process of its group is left (or was given up after SIGKILL).
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class Supervision:
         self.leftovers = False
         self.exited_at: float | None = None
         self.term_sent_at: float | None = None
+        self.kill_due: float | None = None  # SIGKILL then, if a process of the group is left
         self.kill_sent_at: float | None = None
         self.batch: list[OutputLine] = []
         self.batch_started = 0.0
@@ -100,7 +107,8 @@ class Supervision:
             return True
         if self.term_sent_at is None and now - self.exited_at >= LEFTOVER_SECONDS:
             self.leftovers = True
-            self._terminate(now, "The job's main process exited; stopping the background processes it left running.")
+            self._terminate(now, "The job's main process exited; stopping the background processes it left running.",
+                            escalate=True)
         return self._abandoned(now)
 
     def _wait_exit(self, timeout: float) -> None:
@@ -139,32 +147,48 @@ class Supervision:
 
     # --- timeout, stop, kill ---------------------------------------------------------
     def _check_timeout(self, now: float) -> None:
-        ending = self.term_sent_at is not None or self.exited_at is not None
-        if self.deadline is None or now < self.deadline or ending:
+        if self.deadline is None or now < self.deadline or self.kill_due is not None:
+            return
+        if self.exited_at is not None and self.term_sent_at is None:
+            return  # the job ended in time; its leftovers are stopped by _finished
+        if self.stop_mode:  # a force stop's SIGTERM was ignored for longer than the step may run
+            self._terminate(now, f"Timeout: the job's processes outlived its timeout of {self.timeout_seconds} s "
+                                 "after the force stop.", escalate=True)
             return
         self.timed_out = True
-        self._terminate(now, f"Timeout: the job ran longer than {self.timeout_seconds} s.")
+        self._terminate(now, f"Timeout: the job ran longer than {self.timeout_seconds} s.", escalate=True)
 
     def _check_stop(self, now: float) -> None:
-        if now < self.next_stop_poll or self.exited_at is not None or self.stop_mode or self.timed_out:
+        if now < self.next_stop_poll or self.timed_out or self.stop_mode == StopRequest.KILL:
             return
+        if self.exited_at is not None and not self.stop_mode:
+            return  # it ended on its own; only a force stop still watched may be escalated
         self.next_stop_poll = now + STOP_POLL_SECONDS
         try:
             mode = self.should_stop()
         except Exception:  # a database blip must not kill or orphan the job
             logger.warning("could not read the stop request of job group %s", self.pgid, exc_info=True)
             return
-        if mode in (StopRequest.TERM, StopRequest.KILL):
+        if mode == StopRequest.KILL:
             self.stop_mode = mode
-            self._terminate(now, f"Stop requested ({mode}).")
+            self._terminate(now, "Stop requested (kill).", escalate=True)
+        elif mode == StopRequest.TERM and not self.stop_mode:
+            self.stop_mode = mode
+            self._terminate(now, "Stop requested (term).", escalate=False)
 
-    def _terminate(self, now: float, reason: str) -> None:
+    def _terminate(self, now: float, reason: str, *, escalate: bool) -> None:
         self.term_sent_at = now
-        self._system(f"{reason} Sending SIGTERM to the job's process group; SIGKILL follows in {self.grace:g} s.")
+        if escalate:
+            due = now + self.grace
+            self.kill_due = due if self.kill_due is None else min(self.kill_due, due)
+            then = f"SIGKILL follows in {self.grace:g} s."
+        else:
+            then = "no SIGKILL follows (force): processes that ignore it may keep running."
+        self._system(f"{reason} Sending SIGTERM to the job's process group; {then}")
         signal_group(self.pgid, signal.SIGTERM)
 
     def _escalate(self, now: float) -> None:
-        if self.term_sent_at is None or self.kill_sent_at is not None or now < self.term_sent_at + self.grace:
+        if self.kill_due is None or self.kill_sent_at is not None or now < self.kill_due:
             return
         self.kill_sent_at = now
         if group_alive(self.pgid):
