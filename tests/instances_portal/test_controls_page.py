@@ -168,13 +168,15 @@ def test_pause_before_the_run_started_says_cancel_instead(client, operator, org)
 def test_cancel_with_a_mode(client, operator, running):
     login(client, operator)
     response = client.post(url("cancel", running), {"mode": "force", "reason": "wrong hosts"}, follow=True)
-    assert messages_of(response) == [f"Run #{running.pk} is force-canceling: its running jobs are being stopped."]
+    assert messages_of(response) == [f"Run #{running.pk} is force-canceling: its running jobs get SIGTERM and it "
+                                     "ends without waiting for them."]
     running.refresh_from_db()
     assert running.status == "force_canceling"
     assert audit(running, "instance.cancel.force") == [{"reason": "wrong hosts", "cleanup": False, "mode": "force"}]
     # A weaker cancel after a stronger one changes nothing and is no error.
     response = client.post(url("cancel", running), {"mode": "standard"}, follow=True)
-    assert messages_of(response) == [f"Run #{running.pk} is force-canceling: its running jobs are being stopped."]
+    assert messages_of(response) == [f"Run #{running.pk} is force-canceling: its running jobs get SIGTERM and it "
+                                     "ends without waiting for them."]
 
 
 def test_cancel_cleanup_is_offered_only_with_an_on_cancel_chain(client, operator, org):
