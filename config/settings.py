@@ -249,6 +249,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="opsflow@localhost")
+# Where links in e-mails and notifications point (approval requests): this site's address.
+OPSFLOW_BASE_URL = env.str("OPSFLOW_BASE_URL", default=(CSRF_TRUSTED_ORIGINS or ["http://127.0.0.1:8000"])[0]).rstrip("/")
 
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = {

@@ -29,6 +29,9 @@ class ApprovalRequest(OrganizationOwned):
     expires_at = models.DateTimeField(null=True, blank=True)
     on_timeout = models.CharField(max_length=10, default="reject")
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # How the approvers were told the gate opened: one delivery per e-mail / target, with
+    # its error when it failed (apps.notifications.approvals). Empty until sent.
+    notifications = models.JSONField(default=list, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

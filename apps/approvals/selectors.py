@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from apps.accounts.models import Organization
 from apps.approvals.models import ApprovalRequest, ApprovalResponse, ApprovalStatus
-from apps.approvals.rules import eligible_q
+from apps.approvals.rules import GROUP_PREFIX, eligible_q, is_eligible, is_self_approval
 from apps.engine.models import StepExecution
 
 
@@ -34,6 +35,26 @@ def approvals_awaiting_count(*, user: Any, organization: Organization) -> int:
     return approvals_respondable(
         ApprovalRequest.objects.filter(organization=organization), user=user, organization=organization
     ).count()
+
+
+def approval_recipients(approval: ApprovalRequest) -> list[Any]:
+    """Who is e-mailed when the gate opens: members of its organization with an address who
+    may answer it (rules.is_eligible: listed users and `group:` members holding
+    workflows.execute, or every member holding it when none are listed). Admins who are not
+    listed may answer but are not addressed, and the one who started the run is left out
+    when the gate refuses self-approval (they could only reject)."""
+    members = get_user_model().objects.filter(
+        memberships__organization_id=approval.organization_id, is_active=True
+    ).exclude(email="")
+    if approval.approvers:
+        names = [entry for entry in approval.approvers if not entry.startswith(GROUP_PREFIX)]
+        groups = [entry[len(GROUP_PREFIX):] for entry in approval.approvers if entry.startswith(GROUP_PREFIX)]
+        members = members.filter(Q(username__in=names) | Q(groups__name__in=groups))
+    organization = approval.organization
+    return [
+        user for user in members.distinct().order_by("username")
+        if is_eligible(approval, user, organization) and not is_self_approval(approval, user)
+    ]
 
 
 def approval_plan(approval: ApprovalRequest) -> Any:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,13 +18,17 @@ from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.engine.controls import instance_lock
 from apps.engine.models import StepExecution, WorkflowInstance
 
+# Sent by name: the notifications app reads approvals, so approvals does not import it.
+APPROVAL_NOTIFY_TASK = "apps.notifications.tasks.approval_notify"
+
 
 def approval_create(
     *, instance: WorkflowInstance, step: StepExecution, config: dict[str, Any], message: str
 ) -> ApprovalRequest:
-    """Called by the approval step inside advance (instance locked). One request per attempt."""
+    """Called by the approval step inside advance (instance locked). One request per attempt;
+    its approvers are told after the commit, never inside the engine's transaction."""
     timeout = config.get("timeout_seconds")
-    approval, _ = ApprovalRequest.objects.get_or_create(
+    approval, created = ApprovalRequest.objects.get_or_create(
         step_execution=step,
         attempt=step.attempt,
         defaults={
@@ -40,6 +45,8 @@ def approval_create(
             "requested_by": instance.triggered_by,
         },
     )
+    if created:  # robust: a broker hiccup costs the notice, never the engine's pass
+        transaction.on_commit(partial(current_app.send_task, APPROVAL_NOTIFY_TASK, args=[approval.pk]), robust=True)
     return approval
 
 
@@ -69,6 +76,17 @@ def approval_time_out(*, approval_id: int) -> bool:
     approval.status = ApprovalStatus.TIMED_OUT
     approval.resolved_at = timezone.now()
     approval.save(update_fields=["status", "resolved_at", "updated_at"])
+    return True
+
+
+def approval_notifications_record(*, approval_id: int, deliveries: list[dict[str, Any]]) -> bool:
+    """Record how the approvers were told (once: a redelivered task finds them recorded)."""
+    with transaction.atomic():
+        approval = ApprovalRequest.objects.select_for_update().filter(pk=approval_id).first()
+        if approval is None or approval.notifications:
+            return False
+        approval.notifications = deliveries
+        approval.save(update_fields=["notifications", "updated_at"])
     return True
 
 

@@ -14,7 +14,7 @@ from apps.workflows.models import TriggerType, WorkflowDefinition
 # The definition's content, in export order; also the keys of an instance's snapshot.
 CONTENT_FIELDS = (
     "name", "description", "trigger_type", "default_timeout_seconds", "canary_percentage",
-    "canary_success_threshold", "hold_on_failure", "variables", "start", "on_cancel", "steps",
+    "canary_success_threshold", "hold_on_failure", "variables", "start", "on_cancel", "approval_notify", "steps",
 )
 FLAG_FIELDS = ("is_active", "is_published", "is_template")
 CONTENT_DEFAULTS: dict[str, Any] = {
@@ -27,6 +27,7 @@ CONTENT_DEFAULTS: dict[str, Any] = {
     "variables": [],
     "start": None,
     "on_cancel": None,
+    "approval_notify": None,
     "steps": [],
 }
 MAX_IMPORT_CHARS = 2 * 1024 * 1024
@@ -45,6 +46,7 @@ def definition_content(definition: WorkflowDefinition) -> dict[str, Any]:
         "variables": definition.variables or [],
         "start": definition.start or None,
         "on_cancel": definition.on_cancel or None,
+        "approval_notify": definition.approval_notify or None,
         "steps": definition.steps or [],
     }
 

@@ -40,6 +40,9 @@ class WorkflowDefinition(OrganizationOwned):
     )
     trigger_type = models.CharField(max_length=30, choices=TriggerType.choices, default=TriggerType.MANUAL)
     hold_on_failure = models.BooleanField(default=False)
+    # Where this workflow's approval requests are announced besides e-mail to the approvers:
+    # {"channel": "slack"|"webhook", "url", "secret"?} or null (README "Approvals").
+    approval_notify = models.JSONField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_published = models.BooleanField(default=False)
     is_template = models.BooleanField(default=False)

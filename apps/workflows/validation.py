@@ -56,7 +56,15 @@ DEFINITION_SCHEMA = {
     "variables": Key((list,), items=(dict,), max_items=MAX_VARIABLES),
     "start": Key((str,), nullable=True, max_length=100),
     "on_cancel": Key((str,), nullable=True, max_length=100),
+    "approval_notify": Key((dict,), nullable=True),
     "steps": Key((list,), items=(dict,)),
+}
+# Where approval requests are announced besides e-mail (a Slack incoming webhook, or a
+# webhook POST signed like a notification step's when `secret` is set).
+APPROVAL_NOTIFY_SCHEMA = {
+    "channel": Key((str,), required=True, choices=("slack", "webhook")),
+    "url": Key((str,), required=True, allow_blank=False, max_length=2048),
+    "secret": Key((str,), allow_blank=False, max_length=1000),
 }
 VARIABLE_SCHEMA = {
     "name": Key((str,), required=True, allow_blank=False, max_length=100),
@@ -121,6 +129,7 @@ def validate_definition(
     if len(steps) > MAX_STEPS:
         return _result([*issues, Issue("steps", "too_many_steps", f"A workflow has at most {MAX_STEPS} steps.")])
     variables = _check_variables(data.get("variables"), issues)
+    issues += _check_approval_notify(data.get("approval_notify"))
     specs, paths = _check_steps(steps, issues)
     graph = _check_graph(data, specs, paths, issues)
     lookups = None
@@ -177,6 +186,20 @@ def _string_problem(text: str, path: str) -> Issue | None:
     except UnicodeEncodeError:
         return Issue(path, "invalid_value", f"{path}: text contains an invalid character.")
     return None
+
+
+def _check_approval_notify(target: Any) -> list[Issue]:
+    if not isinstance(target, dict):
+        return []
+    issues = check_object(target, APPROVAL_NOTIFY_SCHEMA, "approval_notify")
+    url = target.get("url")
+    if isinstance(url, str) and url and not url.startswith(("http://", "https://")):
+        issues.append(Issue("approval_notify.url", "invalid_url", "approval_notify.url must start with http:// "
+                            "or https://."))
+    if "secret" in target and target.get("channel") == "slack":
+        issues.append(Issue("approval_notify.secret", "not_for_channel",
+                            "approval_notify.secret is not used by the slack channel (webhook only)."))
+    return issues
 
 
 def _check_variables(variables: Any, issues: list[Issue]) -> set[str]:

@@ -135,7 +135,7 @@ def test_export_then_import_as_yaml_text_is_equivalent(org, editor):
     exported = definition_export(definition=source)
     assert set(exported) == {"name", "description", "trigger_type", "default_timeout_seconds", "canary_percentage",
                              "canary_success_threshold", "hold_on_failure", "variables", "start", "on_cancel",
-                             "steps"}
+                             "approval_notify", "steps"}
 
     imported = definition_import(organization=org, actor=editor, definition=yaml.safe_dump(exported), name="again")
 
@@ -194,7 +194,7 @@ def test_snapshot_is_the_latest_version_and_writes_one_when_missing(org, editor)
     assert number == same == 1 and snapshot == again
     assert set(snapshot) == {"name", "description", "steps", "variables", "start", "on_cancel",
                              "default_timeout_seconds", "canary_percentage", "canary_success_threshold",
-                             "hold_on_failure", "trigger_type"}
+                             "hold_on_failure", "trigger_type", "approval_notify"}
     WorkflowDefinition.objects.filter(pk=definition.pk).update(description="edited outside the services")
     definition.refresh_from_db()
     snapshot, number = definition_snapshot(definition)

@@ -75,6 +75,8 @@ class WorkflowInput(StrictSerializerMixin, serializers.Serializer):
     variables = VariablesField(default=list)
     start = serializers.CharField(max_length=100, allow_blank=True, allow_null=True, default=None)
     on_cancel = serializers.CharField(max_length=100, allow_blank=True, allow_null=True, default=None)
+    approval_notify = serializers.JSONField(allow_null=True, default=None,
+                                            help_text='{"channel": "slack"|"webhook", "url", "secret"?} or null.')
     steps = StepsField(default=list)
     is_active = serializers.BooleanField(required=False)
     is_published = serializers.BooleanField(required=False)
@@ -124,8 +126,8 @@ class WorkflowOutput(serializers.ModelSerializer):
         model = WorkflowDefinition
         fields = [
             "id", "name", "description", "trigger_type", "default_timeout_seconds", "canary_percentage",
-            "canary_success_threshold", "hold_on_failure", "variables", "start", "on_cancel", "steps",
-            "step_count", "is_active", "is_published", "is_template", "version", "created_by", "created_at",
+            "canary_success_threshold", "hold_on_failure", "variables", "start", "on_cancel", "approval_notify",
+            "steps", "step_count", "is_active", "is_published", "is_template", "version", "created_by", "created_at",
             "updated_at",
         ]
 
@@ -171,6 +173,7 @@ class ExportOutput(serializers.Serializer):
     variables = VariablesField()
     start = serializers.CharField(allow_null=True)
     on_cancel = serializers.CharField(allow_null=True)
+    approval_notify = serializers.JSONField(allow_null=True)
     steps = StepsField()
 
 
