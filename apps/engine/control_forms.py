@@ -53,17 +53,20 @@ class TerminateForm(ReasonForm):
 
 class RerunForm(forms.Form):
     """`tasks` are the step ids to start at (none: the whole workflow). Any id is passed on:
-    the service says which are unknown or never ran."""
+    the service says which are unknown or never ran. `no_reset` keeps the hosts that
+    succeeded in every chosen task; `no_reset_tasks` in those tasks only."""
 
     no_reset = forms.BooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        tasks = [task.strip() for task in self.data.getlist("tasks") if task.strip()]
-        if len(tasks) > MAX_TASKS or any(len(task) > MAX_TASK_ID for task in tasks):
-            raise forms.ValidationError("Choose fewer or shorter tasks.", code="tasks")
-        data["tasks"] = list(dict.fromkeys(tasks))
+        for name in ("tasks", "no_reset_tasks"):
+            ids = [task.strip() for task in self.data.getlist(name) if task.strip()]
+            if len(ids) > MAX_TASKS or any(len(task) > MAX_TASK_ID for task in ids):
+                raise forms.ValidationError("Choose fewer or shorter tasks.", code="tasks")
+            data[name] = list(dict.fromkeys(ids))
         return data
 
     def service_kwargs(self) -> dict[str, Any]:
-        return {"tasks": self.cleaned_data["tasks"], "no_reset": self.cleaned_data["no_reset"]}
+        data = self.cleaned_data
+        return {"tasks": data["tasks"], "no_reset": True if data["no_reset"] else data["no_reset_tasks"]}

@@ -166,6 +166,7 @@ def rerun_view(request: HttpRequest, organization: Organization, instance_id: in
             context["plan"] = {**plan, "rows": _plan_rows(plan)}
     context["choices"] = executed_steps(list(instance.steps.order_by("id")))
     context["chosen"] = set(form.cleaned_data.get("tasks", [])) if form.is_valid() else set()
+    context["kept"] = set(form.cleaned_data.get("no_reset_tasks", [])) if form.is_valid() else set()
     return render(request, "engine/rerun.html", context, status=status)
 
 
@@ -174,7 +175,8 @@ def _rerun(request: HttpRequest, organization: Organization, instance: WorkflowI
     if not form.is_valid():
         messages.error(request, f"Run #{instance.pk} was not re-run: {_errors(form)}")
         return redirect(back)
-    chosen = {"tasks": form.cleaned_data["tasks"], **({"no_reset": "on"} if form.cleaned_data["no_reset"] else {})}
+    chosen = {"tasks": form.cleaned_data["tasks"], "no_reset_tasks": form.cleaned_data["no_reset_tasks"],
+              **({"no_reset": "on"} if form.cleaned_data["no_reset"] else {})}
     query = urlencode(chosen, doseq=True)
     try:
         new, _ = instance_rerun(instance_id=instance.pk, organization_id=organization.pk, actor=request.user,

@@ -6,7 +6,8 @@ is not one of the tasks or downstream of one (they are laid out as `reused_from`
 never executed again) and starts at the tasks. A parallel step with a task in one of its
 branches waits again (`rejoin`): the re-run branches rejoin at its join while the other
 branches keep their results. `no_reset` re-runs only the hosts of a fan-out task that did
-not succeed. `dry_run` returns the plan and writes nothing.
+not succeed: all of `tasks` (`true`) or those it lists. `dry_run` returns the plan and
+writes nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class RerunPlan:
     reuse: list[StepExecution] = field(default_factory=list)
     only_hosts: dict[str, list[str]] = field(default_factory=dict)  # no_reset fan-out tasks
 
-    def as_dict(self, instance: WorkflowInstance, *, no_reset: bool) -> dict[str, Any]:
+    def as_dict(self, instance: WorkflowInstance, *, no_reset: bool | list[str]) -> dict[str, Any]:
         targets = [t["hostname"] for t in instance.targets]
         specs = {s["id"]: s for s in instance.snapshot.get("steps", [])}
 
@@ -100,10 +101,26 @@ def executed_steps(steps: list[StepExecution]) -> list[StepExecution]:
     return [row for row in steps if _executed(row)]
 
 
-def rerun_plan(instance: WorkflowInstance, *, tasks: list[str], no_reset: bool) -> RerunPlan:
+def _no_reset_tasks(requested: list[str], no_reset: bool | list[str]) -> set[str]:
+    """`no_reset`: true = every task, false = none, or the task ids (each one of `tasks`)
+    whose fan-out re-runs only the hosts that did not succeed."""
+    if isinstance(no_reset, bool):
+        return set(requested) if no_reset else set()
+    stray = [task for task in dict.fromkeys(no_reset) if task not in requested]
+    if stray:
+        raise InvalidInput(
+            f"no_reset names task(s) that are not in tasks: {', '.join(stray)}; "
+            "list only tasks the re-run starts at.",
+            code="no_reset_not_in_tasks",
+        )
+    return set(no_reset)
+
+
+def rerun_plan(instance: WorkflowInstance, *, tasks: list[str], no_reset: bool | list[str]) -> RerunPlan:
     specs = {s["id"]: s for s in instance.snapshot.get("steps", [])}
     rows = {row.step_id: row for row in instance.steps.all()}
     plan = RerunPlan()
+    keep_hosts = _no_reset_tasks(list(tasks), no_reset)
     if not tasks:
         first = instance.snapshot.get("start") or next(iter(specs), None)
         plan.start = [first] if first else []
@@ -142,10 +159,9 @@ def rerun_plan(instance: WorkflowInstance, *, tasks: list[str], no_reset: bool) 
                        if s not in plan.start and s not in plan.rejoin]
     plan.reuse = [row for step_id, row in rows.items() if step_id not in rerun and _executed(row)
                   and step_id not in plan.rejoin]
-    if no_reset:
-        for task in plan.tasks:
-            if specs[task]["type"] in FANOUT_TYPES:
-                plan.only_hosts[task] = _hosts_not_succeeded(instance, rows[task])
+    for task in plan.tasks:
+        if task in keep_hosts and specs[task]["type"] in FANOUT_TYPES:
+            plan.only_hosts[task] = _hosts_not_succeeded(instance, rows[task])
     return plan
 
 
@@ -163,7 +179,7 @@ def instance_rerun(
     organization_id: int,
     actor: Any,
     tasks: list[str] | None = None,
-    no_reset: bool = False,
+    no_reset: bool | list[str] = False,
     dry_run: bool = False,
 ) -> tuple[WorkflowInstance | None, dict[str, Any]]:
     """(the new instance, or None for a dry run; the plan)."""

@@ -129,6 +129,60 @@ def test_rerun_dry_run_returns_the_plan_and_creates_nothing(api, operator, finis
     assert actions["plan"]["action"] == "reuse" and actions["plan"]["output"] == {"changes": 3}
 
 
+def test_rerun_no_reset_is_per_task(api, operator, finished):
+    response = api(operator).post(url(finished, "rerun"),
+                                  {"tasks": ["left", "right"], "no_reset": ["right"], "dry_run": True},
+                                  format="json")
+
+    assert response.status_code == 200, response.content
+    hosts = {s["step"]: s["hosts"] for s in response.json()["plan"]["steps"] if s["action"] == "start"}
+    assert hosts["left"]["count"] == 3  # reset: every host runs again
+    assert hosts["right"] == {"count": 1, "hostnames": ["web-2"]}  # only the host that failed
+
+    response = api(operator).post(url(finished, "rerun"), {"tasks": ["left", "right"], "no_reset": ["right"]},
+                                  format="json")
+    assert response.status_code == 201, response.content
+    rows = {s.step_id: s for s in WorkflowInstance.objects.get(pk=response.json()["instance"]["id"]).steps.all()}
+    assert "only_hosts" not in rows["left"].result
+    assert rows["right"].result["only_hosts"] == ["web-2"]
+
+
+@pytest.mark.parametrize("no_reset, hosts", [(True, {"left": 0, "right": 1}), (False, {"left": 3, "right": 3}),
+                                             ("true", {"left": 0, "right": 1})])
+def test_rerun_no_reset_true_means_every_task_and_false_none(api, operator, finished, no_reset, hosts):
+    response = api(operator).post(url(finished, "rerun"),
+                                  {"tasks": ["left", "right"], "no_reset": no_reset, "dry_run": True}, format="json")
+
+    assert response.status_code == 200, response.content
+    plan = response.json()["plan"]["steps"]
+    assert {s["step"]: s["hosts"]["count"] for s in plan if s["action"] == "start"} == hosts
+
+
+@pytest.mark.parametrize("no_reset, message", [
+    (["right", "apply"], "apply"),
+    (["plan"], "plan"),
+    ("sometimes", "true, false or a list of task ids"),
+    ([1], "true, false or a list of task ids"),
+    ({"right": True}, "true, false or a list of task ids"),
+])
+def test_rerun_refuses_a_no_reset_that_is_not_one_of_the_tasks(api, operator, finished, no_reset, message):
+    before = WorkflowInstance.objects.count()
+
+    response = api(operator).post(url(finished, "rerun"), {"tasks": ["right"], "no_reset": no_reset},
+                                  format="json")
+
+    assert response.status_code == 400, response.content
+    assert message in str(response.json())
+    assert WorkflowInstance.objects.count() == before
+
+
+def test_the_schema_says_no_reset_is_a_boolean_or_task_ids(api, operator):
+    schema = api(operator).get("/api/schema/", {"format": "json"}).json()
+    field = schema["components"]["schemas"]["RerunInputRequest"]["properties"]["no_reset"]
+    assert [option["type"] for option in field["oneOf"]] == ["boolean", "array"]
+    assert field["oneOf"][1]["items"]["type"] == "string"
+
+
 def test_rerun_ignores_a_task_downstream_of_another(api, operator, finished):
     response = api(operator).post(url(finished, "rerun"), {"tasks": ["left", "plan"], "dry_run": True},
                                   format="json")

@@ -300,6 +300,29 @@ def test_rerun_preview_shows_the_plan_and_creates_nothing(client, operator, fail
     assert not AuditEvent.objects.filter(action="instance.rerun").exists()
 
 
+def test_rerun_keeps_the_hosts_that_succeeded_per_chosen_step(client, operator, failed):
+    login(client, operator)
+    response = client.get(url("rerun", failed), {"tasks": ["left", "right"], "no_reset_tasks": "right"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    kept = re.findall(r'type="checkbox" name="no_reset_tasks" value="([^"]+)"( checked)?>', html)
+    assert kept == [("plan", ""), ("left", ""), ("right", " checked")]  # command and script steps only
+    plan = {row["step"]: row for row in response.context["plan"]["rows"]}
+    assert plan["left"]["host_count"] == 3  # reset: every host again
+    assert plan["right"]["hostnames"] == ["web-2"]  # only the host that failed
+    confirm = re.search(r'<form method="post" action="/instances/[^"]*".*?</form>', html, re.S).group(0)
+    assert '<input type="hidden" name="no_reset_tasks" value="right">' in confirm
+
+    client.post(url("rerun", failed), {"tasks": ["left", "right"], "no_reset_tasks": ["right"]})
+    rerun = WorkflowInstance.objects.exclude(pk=failed.pk).get()
+    assert rerun.steps.get(step_id="right").result["only_hosts"] == ["web-2"]
+    assert "only_hosts" not in rerun.steps.get(step_id="left").result
+
+    response = client.get(url("rerun", failed), {"tasks": "left", "no_reset_tasks": "right"})
+    assert response.status_code == 400
+    assert "no_reset names task(s) that are not in tasks: right" in response.content.decode()
+
+
 def test_rerun_preview_refusals_are_clear(client, operator, failed, running):
     login(client, operator)
     response = client.get(url("rerun", failed), {"tasks": "apply"})

@@ -138,10 +138,43 @@ class ReasonInput(StrictSerializerMixin, serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
+@extend_schema_field({
+    "oneOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 1000}],
+    "default": False,
+    "description": "true: re-run only the hosts that did not succeed in every fan-out task; a list of task ids: "
+                   "in those tasks only (each must be one of `tasks`); false: every host.",
+})
+class NoResetField(serializers.Field):
+    """`no_reset`: a boolean, or the step ids of the tasks whose failed hosts alone run again."""
+
+    default_error_messages = {
+        "invalid": "no_reset must be true, false or a list of task ids.",
+        "too_long": "no_reset lists too many or too long task ids.",
+    }
+
+    def to_internal_value(self, data: Any) -> bool | list[str]:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str | int):  # a form-encoded boolean
+            if data in serializers.BooleanField.TRUE_VALUES:
+                return True
+            if data in serializers.BooleanField.FALSE_VALUES:
+                return False
+            self.fail("invalid")
+        if not isinstance(data, list) or not all(isinstance(task, str) and task for task in data):
+            self.fail("invalid")
+        if len(data) > 1000 or any(len(task) > 100 for task in data):
+            self.fail("too_long")
+        return list(dict.fromkeys(data))
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class RerunInput(StrictSerializerMixin, serializers.Serializer):
     tasks = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list,
                                   max_length=1000)
-    no_reset = serializers.BooleanField(default=False)
+    no_reset = NoResetField(default=False)
     dry_run = serializers.BooleanField(default=False)
 
 
