@@ -84,6 +84,7 @@ class Section:
     label: str
     template: str
     live: bool = False
+    side: bool = False  # beside the others on a wide screen, below them on a narrow one
 
 
 DETAIL_SECTIONS: tuple[Section, ...] = (
@@ -92,7 +93,7 @@ DETAIL_SECTIONS: tuple[Section, ...] = (
     Section("outputs", "Outputs", "engine/detail/_outputs.html", live=True),
     Section("variables", "Variables", "engine/detail/_variables.html"),
     Section("history", "History", "engine/detail/_history.html"),
-    Section("log", "Log", "engine/detail/_log.html"),
+    Section("log", "Log", "engine/detail/_log.html", side=True),
 )
 
 

@@ -91,7 +91,7 @@ function drawGraph() {
   const edges = data.edges.filter((e) => ids.includes(e.from) && ids.includes(e.to));
   const { place, width, height } = positions(layers(data, ids, edges));
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "dag", role: "group",
-    "aria-label": "Steps of this run and their status; choose one to show it in the timeline" }, markers());
+    "aria-label": "Steps of this run and their status; choose one to show it in the timeline and its log" }, markers());
   edges.forEach((edge, i) => {
     const { d, label } = edgePath(place.get(edge.from), place.get(edge.to), edge.kind, i % 4);
     const line = svg("g", { class: `dag-edge edge-${edge.kind}`, "data-edge": `${edge.from}->${edge.to}` },
@@ -125,9 +125,16 @@ function drawNode(node, at, first) {
   return group;
 }
 
-function selectStep(stepId, node) {
+// "Click any step to view its output in the log panel": the graph, a step's card in the
+// timeline and its "Show log" button choose the step there too (live_log.js listens).
+function chooseStep(stepId) {
   graph.selected = stepId;
   markSelected();
+  document.dispatchEvent(new CustomEvent("live-log:select", { detail: { step: stepId } }));
+}
+
+function selectStep(stepId, node) {
+  chooseStep(stepId);
   const card = document.getElementById(`step-${stepId}`);
   const note = document.getElementById("dag-selection");
   if (card) {
@@ -151,6 +158,29 @@ function markSelected() {
     card.classList.toggle("is-selected", card.dataset.step === graph.selected);
   }
 }
+
+// Beside the steps (wide screens) the log is already in view; stacked below them, the
+// "Show log" button takes the reader there.
+function showLog() {
+  const view = document.getElementById("live-log-view");
+  const log = document.getElementById("log");
+  if (!log) return;
+  const box = (view && view.offsetParent ? view : log).getBoundingClientRect();
+  if (box.top < 0 || box.top > window.innerHeight - 80) log.scrollIntoView({ block: "start" });
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-show-log]");
+  if (button) {
+    chooseStep(button.dataset.showLog);
+    showLog();
+    return;
+  }
+  const card = event.target.closest(".timeline .step[data-step]");
+  if (!card || event.target.closest("a, button, input, select, textarea, summary, label")) return;
+  if (String(window.getSelection() || "")) return;  // the reader is selecting text to copy
+  chooseStep(card.dataset.step);
+});
 
 document.addEventListener("focusout", (event) => {
   if (event.target.closest && event.target.closest("#run-dag") && event.relatedTarget) graph.focused = null;

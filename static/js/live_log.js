@@ -451,6 +451,10 @@
     if (!button) return;
     selectSource(button.dataset.step || "", button.dataset.host || "");
   });
+  // The page's graph and timeline choose a step from outside: "live-log:select" {step, host}.
+  document.addEventListener("live-log:select", (event) => {
+    selectSource(event.detail.step || "", event.detail.host || "");
+  });
   panel.querySelectorAll('input[name="live-log-stream"]').forEach((radio) => {
     radio.addEventListener("change", () => {
       filter.stream = radio.value;

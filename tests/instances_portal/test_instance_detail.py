@@ -191,6 +191,14 @@ def test_run_again_only_for_those_who_may_run(client, operator, viewer, run):
     assert f'href="{reverse("workflows:run", args=[run.definition_id])}">Run again</a>' in html
 
 
+def test_the_run_page_links_to_its_workflow_definition(logged_in, run, org):
+    html = logged_in.get(detail_url(run)).content.decode()
+    edit = reverse("workflows:definition-edit", args=[run.definition_id])
+    assert re.search(rf'<a href="{edit}"[^>]*>Open workflow definition</a>', html)
+    adhoc = make_instance(org, "failed", workflow_name="deleted-since")
+    assert "Open workflow definition" not in logged_in.get(detail_url(adhoc)).content.decode()
+
+
 def test_detail_and_live_queries_do_not_grow_with_steps_and_jobs(logged_in, org, definition,
                                                                   django_assert_max_num_queries):
     instance = make_instance(org, "running", definition=definition)

@@ -177,3 +177,16 @@ def test_triggered_by_and_user_columns_and_the_trigger_filter(logged_in, org, op
     assert run_ids(logged_in.get(LIST, {"trigger": ["", "manual"]})) == [manual.pk]
     assert run_ids(logged_in.get(LIST, {"trigger": "", "triggered_by": "operator"})) == [manual.pk]
     assert logged_in.get(LIST, {"trigger": "telepathy"}).status_code == 400
+
+
+def test_the_workflow_name_links_to_its_definition(logged_in, org):
+    definition = make_definition(org, "patch-web")
+    linked = make_instance(org, "succeeded", definition=definition)
+    adhoc = make_instance(org, "failed", workflow_name="deleted-since")  # its definition is gone
+    html = logged_in.get(LIST).content.decode()
+    row = re.search(rf'<tr data-instance="{linked.pk}">(.*?)</tr>', html, re.S).group(1)
+    edit = reverse("workflows:definition-edit", args=[definition.pk])
+    assert re.search(rf'<a href="{edit}"[^>]*>patch-web</a>', row)
+    row = re.search(rf'<tr data-instance="{adhoc.pk}">(.*?)</tr>', html, re.S).group(1)
+    assert "deleted-since" in row and "/workflows/" not in row
+    assert logged_in.get(edit).status_code == 200  # a viewer may open it
