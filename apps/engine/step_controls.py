@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.errors import NotFound, TransitionNotAllowed
 from apps.engine.advance import Engine
@@ -117,8 +118,8 @@ def step_retry(
 ) -> WorkflowInstance:
     instance = instance_lock(instance_id=instance_id, organization_id=organization_id)
     step = _step_lock(instance, step_id)
-    if step.status in STEP_ACTIVE and instance.status not in INSTANCE_TERMINAL:
-        return instance  # the retry already took effect: a double click
+    if instance.status not in INSTANCE_TERMINAL and (step.status in STEP_ACTIVE or _step_retried(instance, step)):
+        return instance  # the retry already took effect (the step may even have run again): a double click
     ensure_step_retry_allowed(instance, step)
     failed = {"attempt": step.attempt, "error_class": step.error_class, "error_message": step.error_message[:500]}
     step_transition(step, StepStatus.PENDING, wait_reason="")
@@ -255,9 +256,15 @@ def _retry_timeout(instance: WorkflowInstance) -> None:
     timer_add(instance, kind=TimerKind.WORKFLOW_TIMEOUT, due_at=instance.timeout_at)
 
 
-def _retried(instance: WorkflowInstance) -> bool:
-    from apps.audit.models import AuditEvent
+def _step_retried(instance: WorkflowInstance, step: StepExecution) -> bool:
+    """The step ran again after an operator's retry and has not failed since."""
+    return step.status != StepStatus.FAILED and AuditEvent.objects.filter(
+        target_type=instance._meta.label_lower, target_id=str(instance.pk), action="step.retry",
+        data__step=step.step_id, data__failed__attempt__lt=step.attempt,
+    ).exists()
 
+
+def _retried(instance: WorkflowInstance) -> bool:
     return AuditEvent.objects.filter(
         target_type=instance._meta.label_lower, target_id=str(instance.pk), action="instance.retry"
     ).exists()

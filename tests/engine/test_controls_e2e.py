@@ -469,3 +469,26 @@ def test_rerun_of_a_parallel_branch_rejoins_at_the_join(worker, make_workflow, r
     assert step_of(rerun, "after").status == "succeeded"
     assert list(Job.objects.filter(instance=rerun).values_list("step_id", flat=True).order_by("id")) == [
         "right", "after"]
+
+
+# --- a double click never errors (DESIGN §6) ---------------------------------------------------
+def test_a_second_resume_after_the_first_let_the_run_finish_is_a_409(worker, make_workflow, run, localhost, owner,
+                                                                      api, tmp_path):
+    release = tmp_path / "release"
+    definition = make_workflow([command("first", wait_for_file(release), on_success="second"),
+                                command("second", "echo second")])
+    instance = run(definition, hosts=[localhost.pk])
+    job_running(instance, "first")
+    client = api(owner)
+    assert client.post(f"/api/instances/{instance.pk}/pause/", {}, format="json").json()["status"] == "pausing"
+    release.touch()
+    wait_for(instance, status="paused")
+
+    first = client.post(f"/api/instances/{instance.pk}/resume/", {}, format="json")
+    assert (first.status_code, first.json()["status"]) == (200, "running")
+    instance = wait_for(instance, status="succeeded")  # the run finishes before the second click arrives
+
+    second = client.post(f"/api/instances/{instance.pk}/resume/", {}, format="json")
+    assert second.status_code == 409
+    assert second.json()["code"] == "instance_terminal" and "succeeded" in second.json()["detail"]
+    assert AuditEvent.objects.filter(target_id=str(instance.pk), action="instance.resume").count() == 1
