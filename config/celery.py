@@ -13,9 +13,10 @@ app.autodiscover_tasks()
 @task_prerun.connect
 @task_postrun.connect
 def _database_connections(**kwargs: object) -> None:
-    """Celery's Django fixup would close the connection around every task (a new Postgres
-    connection per engine step); with CELERY_DB_REUSE_MAX set it keeps them, and Django's
-    own rules (CONN_MAX_AGE, health checks, broken connections) decide here instead."""
+    """Celery's Django fixup would close the connection around every task; with
+    CELERY_DB_REUSE_MAX set it leaves them to Django's own rules here: on PostgreSQL the
+    connection goes back to the process's pool after each task (config/settings.py) and a
+    broken one is dropped, so a task never starts on a connection Postgres terminated."""
     from django.db import close_old_connections
 
     close_old_connections()

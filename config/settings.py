@@ -105,8 +105,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A pool per process (psycopg_pool, Django's own support) bounds the connections a
+    # process holds whatever its load: under ASGI every request's sync code runs in a
+    # thread of its own, and persistent per-thread connections piled up (70 for 8 busy
+    # clients). A request, task or consumer call takes a connection from the pool and
+    # gives it back when it ends; one that waits longer than the timeout for a free one
+    # gets 503 (apps.core.views). Each process holds at most OPSFLOW_DB_POOL_MAX_SIZE
+    # connections: a deployment needs Postgres max_connections >= that times (web +
+    # jobs + the engine worker's pool children), plus a few for administration.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # the pool checks a connection before handing it out
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("OPSFLOW_DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("OPSFLOW_DB_POOL_MAX_SIZE", default=12),
+        "timeout": env.float("OPSFLOW_DB_POOL_TIMEOUT", default=10.0),
+        "max_idle": 300.0,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and Channels layer ----------------------------------------
@@ -121,7 +135,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Keep database connections across tasks; config/celery.py applies CONN_MAX_AGE instead.
+# Leave database connections to config/celery.py (the pool on PostgreSQL), not to the fixup.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1_000_000)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"

@@ -26,3 +26,5 @@ urlpatterns = [
     path("automation/", include("apps.automation.urls")),
     path("", include("apps.portal.urls")),
 ]
+
+handler500 = "apps.core.views.server_error"

@@ -50,7 +50,7 @@ def jobs_drain(self: Task, step_execution_id: int) -> int:
             while (job := job_claim(step_execution_id=step, worker=worker)) is not None:
                 run_job(job, job_spec)
                 ran += 1
-                close_old_connections()  # a long drain outlives CONN_MAX_AGE; Celery only checks per task
+                close_old_connections()  # back to the pool between jobs; Celery only does it per task
                 if pending:
                     break
             step = _advance_inline(pending)

@@ -116,7 +116,9 @@ def test_invalid_filters_are_a_clear_400(logged_in, org):
     for params, text in [
         ({"status": "exploded"}, "Select a valid choice. exploded is not one of the available choices."),
         ({"range": "1y"}, "Select a valid choice. 1y is not one of the available choices."),
-        ({"workflow": "abc"}, "Enter a number."),
+        ({"workflow": "abc"}, "Enter a whole number."),
+        ({"workflow": "-1.5e+273"}, "Enter a whole number."),
+        ({"workflow": "9" * 30}, "Ensure this value is less than or equal to 9223372036854775807."),
         ({"range": "custom", "date_from": "yesterday"}, "Enter a valid date."),
     ]:
         response = logged_in.get(LIST, params)
