@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from apps.accounts.selectors import organizations_for_user, user_has_perm
 from apps.accounts.tenancy import request_organization
@@ -61,3 +62,14 @@ def organization_needed(request: HttpRequest) -> HttpResponse:
         return render(request, "portal/no_organization.html", status=403)
     query = urlencode({"next": request.get_full_path()})
     return redirect(f"{reverse('portal:choose-organization')}?{query}")
+
+
+def back_to(request: HttpRequest, default: str) -> str:
+    """The form's `next` when it is a page of this site (back to the list's search and
+    page), else `default`: never a redirect elsewhere."""
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return default

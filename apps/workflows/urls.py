@@ -15,6 +15,12 @@ urlpatterns = [
     path("<int:definition_id>/clone/", views.definition_clone_view, name="definition-clone"),
     path("<int:definition_id>/export/", views.definition_export_view, name="definition-export"),
     path("<int:definition_id>/delete/", views.definition_delete_view, name="definition-delete"),
+    path("<int:definition_id>/unpublish/", views.definition_flags_view, {"change": "unpublish"},
+         name="definition-unpublish"),
+    path("<int:definition_id>/deactivate/", views.definition_flags_view, {"change": "deactivate"},
+         name="definition-deactivate"),
+    path("<int:definition_id>/activate/", views.definition_flags_view, {"change": "activate"},
+         name="definition-activate"),
     # The run page belongs to the engine's views; it is addressed from the definition.
     path("<int:definition_id>/run/", engine_views.run_view, name="run"),
 ]

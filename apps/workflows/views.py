@@ -23,7 +23,7 @@ from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.accounts.selectors import user_has_perm
 from apps.core.errors import ApplicationError, InvalidInput
-from apps.portal.access import org_view
+from apps.portal.access import back_to, org_view
 from apps.portal.pagination import paginate
 from apps.workflows.editor import definition_yaml, editor_schema
 from apps.workflows.filters import WorkflowDefinitionFilter
@@ -31,7 +31,13 @@ from apps.workflows.formats import CONTENT_DEFAULTS, definition_content, parse_d
 from apps.workflows.forms import ImportForm
 from apps.workflows.models import WorkflowDefinition
 from apps.workflows.selectors import definition_get, definition_list, definition_templates
-from apps.workflows.services import definition_clone, definition_delete, definition_export, definition_import
+from apps.workflows.services import (
+    definition_clone,
+    definition_delete,
+    definition_export,
+    definition_import,
+    definition_update,
+)
 from apps.workflows.validation import json_problem, validate_definition
 
 PAGE_SIZE = 25
@@ -154,6 +160,31 @@ def definition_delete_view(request: HttpRequest, organization: Organization, def
         return redirect("workflows:definition-list")
     messages.success(request, f"Deleted workflow '{definition.name}'.")
     return redirect("workflows:definition-list")
+
+
+# What the list's row actions change on a definition, and what they then say. Published
+# definitions are immutable but for these two flags (DESIGN §4); the service audits each change.
+FLAG_CHANGES: dict[str, tuple[dict[str, bool], str]] = {
+    "unpublish": ({"is_published": False}, "Unpublished '{name}': it is a draft again and can be edited."),
+    "deactivate": ({"is_active": False}, "Deactivated '{name}': it cannot be started until it is activated again."),
+    "activate": ({"is_active": True}, "Activated '{name}': it can be started."),
+}
+
+
+@require_POST
+@org_view(Perm.WORKFLOWS_EDIT)
+def definition_flags_view(
+    request: HttpRequest, organization: Organization, definition_id: int, change: str
+) -> HttpResponse:
+    flags, done = FLAG_CHANGES[change]
+    definition = definition_get(organization=organization, definition_id=definition_id)
+    try:
+        definition_update(organization=organization, definition_id=definition.pk, actor=request.user, **flags)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done.format(name=definition.name))
+    return redirect(back_to(request, reverse("workflows:definition-list")))
 
 
 # --- the editor --------------------------------------------------------------------------------

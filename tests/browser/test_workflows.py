@@ -244,3 +244,51 @@ def test_errors_point_at_their_fields_and_can_be_reached_by_keyboard(page, login
     saved = WorkflowDefinition.objects.get(pk=definition.pk).steps
     assert saved[1]["config"]["branches"] == [{"when": "vars.x == 2", "next": "finish"}]
     assert saved[2]["id"] == "finish"
+
+
+def test_unpublish_and_deactivate_from_the_workflows_page(page, login, editor, org, js_errors):
+    examples_load(organization=org)
+    login(page, editor)
+    page.goto("/workflows/?q=patch-canary")
+    row = page.locator("tr", has=page.get_by_role("link", name="patch-canary", exact=True))
+    expect(row.locator(".badge-published")).to_be_visible()
+
+    row.get_by_role("button", name="Unpublish patch-canary").click()
+    expect(page.get_by_role("status").first).to_contain_text("Unpublished 'patch-canary': it is a draft again")
+    expect(page).to_have_url(re.compile(r"/workflows/\?q=patch-canary$"))  # the same search
+    expect(row.locator(".badge-draft")).to_be_visible()
+    expect(row.get_by_role("button", name="Unpublish patch-canary")).to_have_count(0)
+
+    row.get_by_role("button", name="Deactivate patch-canary").click()
+    expect(page.get_by_role("status").first).to_contain_text("Deactivated 'patch-canary'")
+    expect(row.locator(".badge-off")).to_have_text("No")
+    row.get_by_role("button", name="Activate patch-canary").click()
+    expect(page.get_by_role("status").first).to_contain_text("Activated 'patch-canary'")
+    definition = WorkflowDefinition.objects.get(organization=org, name="patch-canary")
+    assert definition.is_active and not definition.is_published
+
+    row.get_by_role("link", name="patch-canary", exact=True).click()  # a draft again: editable
+    editor_ready(page)
+    expect(page.locator("#save-button")).to_be_visible()
+
+
+def test_a_failed_load_on_the_workflows_page_can_be_retried(page, login, editor, org):
+    definition_create(organization=org, actor=editor, is_template=True, **basic(name="tpl-deploy"))
+    login(page, editor)
+    library = "**/workflows/templates/"
+    page.route(library, lambda route: route.fulfill(status=503, body="down"))
+    page.goto("/workflows/")
+    banner = page.locator("#template-library [role=alert]")
+    expect(banner).to_contain_text("The template library could not be loaded (the server answered 503)")
+
+    page.unroute(library)
+    banner.get_by_role("button", name="Retry").click()
+    expect(page.locator("#template-library")).to_contain_text("tpl-deploy")
+    expect(banner).to_have_count(0)
+
+    page.route(library, lambda route: route.abort())  # twice in a row: one banner, not two
+    page.reload()
+    expect(banner).to_have_count(1)
+    banner.get_by_role("button", name="Retry").click()
+    expect(banner).to_have_count(1)
+    expect(banner.get_by_role("button", name="Retry")).to_be_enabled()

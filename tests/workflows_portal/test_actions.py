@@ -11,6 +11,7 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from apps.audit.models import AuditEvent
 from apps.workflows.formats import MAX_IMPORT_CHARS
 from apps.workflows.models import WorkflowDefinition
 from apps.workflows.services import definition_export
@@ -189,3 +190,66 @@ def test_unsafe_methods_are_refused(as_user, editor, draft):
     assert client.get(IMPORT).status_code == 405
     assert client.put(url("definition-delete", draft)).status_code == 405
     assert WorkflowDefinition.objects.filter(pk=draft.pk).exists()
+
+
+# --- unpublish, deactivate, activate (DESIGN §4: the flags that still change once published) -----
+def test_unpublish_then_deactivate_and_activate_from_the_list(as_user, editor, examples):
+    definition = examples["config-deploy"]
+    client = as_user(editor)
+    html = client.get(reverse("workflows:definition-list")).content.decode()
+    assert f'action="{url("definition-unpublish", definition)}"' in html
+    assert f'action="{url("definition-deactivate", definition)}"' in html
+
+    response = client.post(url("definition-unpublish", definition), follow=True)
+    assert response.redirect_chain == [(reverse("workflows:definition-list"), 302)]
+    assert "Unpublished 'config-deploy': it is a draft again and can be edited." in flashes(response)
+    definition.refresh_from_db()
+    assert definition.is_published is False and definition.is_active is True
+
+    response = client.post(url("definition-deactivate", definition), {"next": "/workflows/?q=config"}, follow=True)
+    assert response.redirect_chain == [("/workflows/?q=config", 302)]  # back to the same search
+    assert "Deactivated 'config-deploy': it cannot be started until it is activated again." in flashes(response)
+    definition.refresh_from_db()
+    assert definition.is_active is False
+    assert f'action="{url("definition-activate", definition)}"' in response.content.decode()
+
+    client.post(url("definition-activate", definition))
+    definition.refresh_from_db()
+    assert definition.is_active is True
+    events = AuditEvent.objects.filter(action="workflow.update", target_id=str(definition.pk)).order_by("id")
+    assert [(e.actor, e.data["changed"]) for e in events] == [
+        (editor, ["is_published"]), (editor, ["is_active"]), (editor, ["is_active"])]
+
+
+def test_a_repeated_flag_change_is_harmless(as_user, editor, examples):
+    definition = examples["config-deploy"]
+    client = as_user(editor)
+    for _ in range(2):
+        response = client.post(url("definition-deactivate", definition), follow=True)
+        assert response.status_code == 200
+    assert AuditEvent.objects.filter(action="workflow.update", target_id=str(definition.pk)).count() == 1
+
+
+def test_a_next_elsewhere_is_ignored(as_user, editor, examples):
+    response = as_user(editor).post(url("definition-deactivate", examples["config-deploy"]),
+                                    {"next": "https://evil.example/"})
+    assert response.status_code == 302 and response["Location"] == reverse("workflows:definition-list")
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_only_editors_change_the_flags(as_user, request, examples, role):
+    definition = examples["config-deploy"]
+    client = as_user(request.getfixturevalue(role))
+    html = client.get(reverse("workflows:definition-list")).content.decode()
+    assert "Unpublish" not in html and "Deactivate" not in html
+    for name in ("definition-unpublish", "definition-deactivate", "definition-activate"):
+        assert client.post(url(name, definition)).status_code == 403
+        assert client.get(url(name, definition)).status_code in (403, 405)
+    definition.refresh_from_db()
+    assert definition.is_published and definition.is_active
+
+
+def test_flags_of_another_organizations_definition_are_404(as_user, editor, foreign):
+    assert as_user(editor).post(url("definition-deactivate", foreign)).status_code == 404
+    foreign.refresh_from_db()
+    assert foreign.is_active
