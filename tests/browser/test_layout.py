@@ -33,7 +33,7 @@ WIDTHS = (1400, 800)
 LONG_NAME = ("fleet-wide-openssl-and-libssl-security-patch-with-canary-batches-approval-gates-and-"
              "automatic-rollback-for-the-eu-west-web-tier")
 
-# For each visible control: the ancestors (block boxes up to the first one that scrolls or
+# For each visible control: the ancestors (block boxes below the first one that scrolls or
 # clips) its box sticks out of, by more than a pixel. A control inside a scroll box (a wide
 # table, the graph) may go out of view: that box is where the check stops.
 OVERFLOWS_JS = """
@@ -50,13 +50,13 @@ OVERFLOWS_JS = """
          parent = parent.parentElement) {
       const style = getComputedStyle(parent);
       if (style.display === "inline" || style.display === "contents") continue;
+      if (style.overflowX !== "visible" || style.overflowY !== "visible") break;
       const outer = parent.getBoundingClientRect();
       if (box.left < outer.left - 1 || box.right > outer.right + 1) {
         problems.push(`${describe(control)} [${Math.round(box.left)}..${Math.round(box.right)}] ` +
           `sticks out of ${describe(parent)} [${Math.round(outer.left)}..${Math.round(outer.right)}]`);
         break;
       }
-      if (style.overflowX !== "visible" || style.overflowY !== "visible") break;
     }
   }
   // Dates in tables stay on one line.
@@ -150,6 +150,7 @@ def test_every_page_keeps_its_controls_inside_at(width, browser, live_server, lo
         for name, url in pages(several_orgs).items():
             visit(page, url)
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}-first-screen.png"))
             found = page.evaluate(OVERFLOWS_JS)
             scroll = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             if width >= 1400 and scroll[0] > scroll[1]:
