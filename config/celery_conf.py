@@ -38,5 +38,5 @@ TASK_ROUTES = {
 BEAT_SCHEDULE = {
     # DESIGN §3: fires due timers and re-advances stalled instances every <= 2 s.
     "engine-sweep": {"task": "apps.engine.tasks.sweep", "schedule": 2.0, "options": {"expires": 10}},
-    "jobs-sweep": {"task": "apps.jobs.tasks.jobs_sweep", "schedule": 10.0, "options": {"expires": 30}},
+    "jobs-sweep": {"task": "apps.jobs.tasks.jobs_sweep", "schedule": 3.0, "options": {"expires": 10}},
 }

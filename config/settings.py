@@ -160,6 +160,15 @@ OPSFLOW_LIVE_RECHECK_SECONDS = env.float("OPSFLOW_LIVE_RECHECK_SECONDS", default
 OPSFLOW_JOB_HEARTBEAT_TIMEOUT = env.int("OPSFLOW_JOB_HEARTBEAT_TIMEOUT", default=60)
 # A job still queued this long after it was dispatched failed (no jobs worker took it).
 OPSFLOW_JOB_QUEUE_TIMEOUT = env.int("OPSFLOW_JOB_QUEUE_TIMEOUT", default=30 * 60)
+# Every jobs worker looks this often for jobs of its machine whose worker process is gone
+# (killed, crashed): it stops their processes and ends them (apps.jobs.services.
+# jobs_reap_orphans); also once at start-up. 0 turns it off.
+OPSFLOW_JOB_REAPER_SECONDS = env.float("OPSFLOW_JOB_REAPER_SECONDS", default=5.0)
+# Lost messages (a worker killed with its prefetched task, Redis flushed or restarted):
+# an active instance with no progress for this long is advanced again, and a step whose
+# queued jobs waited this long with none of them running gets a new drain message. Both
+# are idempotent (rows are claimed under locks), so a hint sent for nothing costs a query.
+OPSFLOW_STALL_SECONDS = env.float("OPSFLOW_STALL_SECONDS", default=10.0)
 
 CHANNEL_LAYERS = {
     "default": {
@@ -211,7 +220,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

@@ -23,3 +23,6 @@ from config.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The suite's in-process worker must not reap hand-made job rows whose "worker" is gone;
+# tests call jobs_reap_orphans themselves, and the chaos suite runs it for real.
+OPSFLOW_JOB_REAPER_SECONDS = 0

@@ -9,6 +9,7 @@ from functools import cache
 import redis
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.automation.services import kill_switches_expire
@@ -16,10 +17,10 @@ from apps.engine.advance import advance
 from apps.engine.models import WorkflowInstance
 from apps.engine.states import INSTANCE_ACTIVE
 from apps.engine.timers import due_timer_ids, timer_fire
+from apps.jobs.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
 HINT_TTL_SECONDS = 10
-STALE_AFTER = timedelta(seconds=30)
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
@@ -61,9 +62,15 @@ def sweep() -> None:
             timer_fire(timer_id=timer_id)
         except Exception:
             logger.exception("timer %s failed to fire", timer_id)
-    stale = WorkflowInstance.objects.filter(
-        status__in=INSTANCE_ACTIVE, progressed_at__lt=timezone.now() - STALE_AFTER
-    ).values_list("pk", flat=True)[:200]
+    # An instance whose jobs run waits for them (their endings wake it; a lost wake is
+    # noticed once they ended), so only the others are stalled.
+    stalled_since = timezone.now() - timedelta(seconds=settings.OPSFLOW_STALL_SECONDS)
+    running_jobs = Job.objects.filter(instance_id=OuterRef("pk"), status=JobStatus.RUNNING)
+    stale = (
+        WorkflowInstance.objects.filter(status__in=INSTANCE_ACTIVE, progressed_at__lt=stalled_since)
+        .exclude(Exists(running_jobs))
+        .values_list("pk", flat=True)[:200]
+    )
     for instance_id in stale:
         WorkflowInstance.objects.filter(pk=instance_id).update(progressed_at=timezone.now())
         instance_advance_hint(instance_id)

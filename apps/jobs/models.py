@@ -59,7 +59,10 @@ class Job(TimeStampedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
-    pid = models.IntegerField(null=True, blank=True)  # of the worker that claimed the job
+    # The machine (host name) of the worker that claimed the job, and that worker's pid:
+    # a jobs worker on the same machine can tell that the job's worker is gone.
+    machine = models.CharField(max_length=255, blank=True, default="")
+    pid = models.IntegerField(null=True, blank=True)
     # The job's process group on the worker's machine (local executor), once started.
     pgid = models.IntegerField(null=True, blank=True)
     # When the executor verified that no process of the job is left; null while it may run.

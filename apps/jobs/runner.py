@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any, TypeVar
 
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from apps.jobs.executors.base import Executor, JobResult, JobSpec, JobSpecError, OutputLine
@@ -17,6 +20,30 @@ from apps.jobs.services import job_finish, job_heartbeat, job_process_started, j
 logger = logging.getLogger(__name__)
 
 SpecBuilder = Callable[[Job], JobSpec]
+T = TypeVar("T")
+# How long the runner keeps trying to reach the database for what must not be lost: the
+# job's lines and its ending (a Postgres restart or failover, a terminated backend).
+# Heartbeats and stop polls are only tried once per round: their next round comes soon.
+RECORD_PATIENCE_SECONDS = 600.0
+
+
+def with_database(call: Callable[..., T], *args: Any, patience: float = 0.0, what: str = "") -> T:
+    """`call(*args)`, surviving a lost database connection: the broken connection is
+    dropped (the pool hands out a checked one next time) and the call is repeated with
+    backoff for up to `patience` seconds. A database fault is not the job's failure: the
+    job keeps running and reports its real result once the database answers again."""
+    deadline = time.monotonic() + patience
+    delay = 0.25
+    while True:
+        try:
+            return call(*args)
+        except (OperationalError, InterfaceError):
+            connection.close()
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("database unavailable while recording %s; retrying in %.1f s", what, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def executor_for(job: Job) -> Executor:
@@ -35,15 +62,16 @@ def store_lines(job: Job, lines: list[OutputLine]) -> None:
 def execute(job: Job, spec_builder: SpecBuilder) -> JobResult:
     try:
         executor = executor_for(job)
-        spec = spec_builder(job)
+        spec = with_database(spec_builder, job, patience=RECORD_PATIENCE_SECONDS, what="the job's spec")
     except JobSpecError as exc:
         return JobResult.error(exc.error_class, exc.message)
     return executor.run(
         spec,
-        on_lines=partial(store_lines, job),
-        should_stop=partial(job_stop_requested, job.pk),
-        heartbeat=partial(job_heartbeat, job.pk),
-        on_start=partial(job_process_started, job.pk),
+        on_lines=partial(with_database, store_lines, job, patience=RECORD_PATIENCE_SECONDS, what="log lines"),
+        should_stop=partial(with_database, job_stop_requested, job.pk, what="a stop poll"),
+        heartbeat=partial(with_database, job_heartbeat, job.pk, what="a heartbeat"),
+        on_start=partial(with_database, job_process_started, job.pk, patience=RECORD_PATIENCE_SECONDS,
+                         what="the process group"),
     )
 
 
@@ -58,7 +86,8 @@ def run_job(job: Job, spec_builder: SpecBuilder) -> Job:
     if result.status != JobStatus.SUCCEEDED and result.error_class:
         ending = OutputLine(LogStream.SYSTEM, f"{result.error_class}: {result.error_message}", timezone.now())
         try:
-            store_lines(job, [ending])
+            with_database(store_lines, job, [ending], patience=RECORD_PATIENCE_SECONDS, what="log lines")
         except Exception:
             logger.warning("could not log the end of job %s", job.pk, exc_info=True)
-    return job_finish(job_id=job.pk, result=result)
+    return with_database(partial(job_finish, job_id=job.pk, result=result), patience=RECORD_PATIENCE_SECONDS,
+                         what="the job's end")

@@ -11,7 +11,10 @@ engine controls that cause them.
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,9 +24,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.jobs.executors.base import JobResult
-from apps.jobs.models import JOB_ACTIVE, JOB_DONE, Job, JobStatus, StopRequest
+from apps.jobs.models import JOB_ACTIVE, JOB_DONE, JOB_LIVE, Job, JobStatus, StopRequest
 
+logger = logging.getLogger(__name__)
 STALE_BATCH = 500
+# This machine, as recorded on the jobs its workers claim (jobs_reap_orphans).
+MACHINE = socket.gethostname()
 
 
 # Set by a jobs drainer that advances the instances of the jobs it finished itself (one
@@ -77,11 +83,12 @@ def job_claim(*, step_execution_id: int, worker: str) -> Job | None:
         return _job_claim_portable(step_execution_id=step_execution_id, worker=worker)
     now = timezone.now()
     job = _update_returning(
-        "status = %s, started_at = %s, heartbeat_at = %s, worker = %s, pid = %s, updated_at = %s",
+        "status = %s, started_at = %s, heartbeat_at = %s, worker = %s, machine = %s, pid = %s, updated_at = %s",
         f"id = (SELECT id FROM {Job._meta.db_table} WHERE"  # noqa: S608 (the table name; values are parameters)
         " step_execution_id = %s AND status = %s"
         " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)",
-        [str(JobStatus.RUNNING), now, now, worker[:200], os.getpid(), now, step_execution_id, str(JobStatus.QUEUED)],
+        [str(JobStatus.RUNNING), now, now, worker[:200], MACHINE, os.getpid(), now, step_execution_id,
+         str(JobStatus.QUEUED)],
     )
     if job is not None:
         _publish_job(job)
@@ -104,8 +111,9 @@ def _job_claim_portable(*, step_execution_id: int, worker: str) -> Job | None:
         job.status = JobStatus.RUNNING
         job.started_at = job.heartbeat_at = now
         job.worker = worker[:200]
+        job.machine = MACHINE
         job.pid = os.getpid()
-        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "pid", "updated_at"])
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "machine", "pid", "updated_at"])
         _publish_job(job)
     return job
 
@@ -215,7 +223,7 @@ def jobs_request_stop(*, instance_id: int, mode: str, step_id: str | None = None
     return canceled + stopping
 
 
-def _stale_ending(job: Job, now: datetime) -> JobResult | None:
+def _stale_ending(job: Job, now: datetime, *, heartbeats: bool = True) -> JobResult | None:
     """How a stale job ends (DESIGN §3, issue 4 item 9), or None if it is not stale."""
     if job.status == JobStatus.QUEUED:
         waited = timedelta(seconds=settings.OPSFLOW_JOB_QUEUE_TIMEOUT)
@@ -233,7 +241,7 @@ def _stale_ending(job: Job, now: datetime) -> JobResult | None:
         result.status = JobStatus.TIMEOUT
         return result
     silent = timedelta(seconds=settings.OPSFLOW_JOB_HEARTBEAT_TIMEOUT)
-    if job.heartbeat_at is None or job.heartbeat_at < now - silent:
+    if heartbeats and (job.heartbeat_at is None or job.heartbeat_at < now - silent):
         return JobResult.error(
             "WorkerLost",
             f"The worker running the job ({job.worker or 'unknown'}, pid {job.pid}) stopped reporting "
@@ -242,7 +250,7 @@ def _stale_ending(job: Job, now: datetime) -> JobResult | None:
     return None
 
 
-def _stale_candidates(now: datetime) -> list[int]:
+def _stale_candidates(now: datetime, *, heartbeats: bool = True) -> list[int]:
     waited = now - timedelta(seconds=settings.OPSFLOW_JOB_QUEUE_TIMEOUT)
     silent = now - timedelta(seconds=settings.OPSFLOW_JOB_HEARTBEAT_TIMEOUT)
     queued = Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=waited)
@@ -252,7 +260,8 @@ def _stale_candidates(now: datetime) -> list[int]:
     queued = queued.exclude(step_execution_id__in=busy_steps.values("step_execution_id"))
     ids = list(queued.order_by("id").values_list("pk", flat=True)[:STALE_BATCH])
     running = Job.objects.filter(status=JobStatus.RUNNING)
-    ids += running.exclude(heartbeat_at__gte=silent).values_list("pk", flat=True)[:STALE_BATCH]
+    if heartbeats:
+        ids += running.exclude(heartbeat_at__gte=silent).values_list("pk", flat=True)[:STALE_BATCH]
     # Running jobs are few (one per busy jobs-worker slot): the 2x-timeout rule is checked here.
     for pk, started_at, timeout in running.filter(timeout_seconds__isnull=False).values_list(
         "pk", "started_at", "timeout_seconds"
@@ -262,21 +271,23 @@ def _stale_candidates(now: datetime) -> list[int]:
     return sorted(set(ids))
 
 
-def jobs_fail_stale(now: datetime | None = None) -> int:
+def jobs_fail_stale(now: datetime | None = None, *, heartbeats: bool = True) -> int:
     """The sweeper's rules for jobs nobody will finish (DESIGN §3):
-    - running with no heartbeat for OPSFLOW_JOB_HEARTBEAT_TIMEOUT -> failed, WorkerLost;
+    - running with no heartbeat for OPSFLOW_JOB_HEARTBEAT_TIMEOUT -> failed, WorkerLost
+      (not with heartbeats=False: right after the database or the sweeper itself was
+      away, silence proves nothing, since no worker could write a heartbeat);
     - running more than twice its timeout -> timeout, Timeout;
     - queued longer than OPSFLOW_JOB_QUEUE_TIMEOUT while its step's queue made no
       progress -> failed, Timeout.
     Each ending wakes the job's instance. Returns how many jobs were ended."""
     now = now or timezone.now()
     ended = 0
-    for job_id in _stale_candidates(now):
+    for job_id in _stale_candidates(now, heartbeats=heartbeats):
         with transaction.atomic():
             job = Job.objects.select_for_update(skip_locked=True).filter(pk=job_id).first()
             if job is None or job.status in JOB_DONE:
                 continue
-            ending = _stale_ending(job, now)
+            ending = _stale_ending(job, now, heartbeats=heartbeats)
             if ending is None:
                 continue
             if job.status == JobStatus.RUNNING:
@@ -305,3 +316,46 @@ def jobs_unattended_steps(now: datetime | None = None, *, idle_seconds: int = 60
         .distinct()
     )
     return sorted(waiting - busy)
+
+
+def jobs_reap_orphans(
+    *,
+    machine: str = MACHINE,
+    worker_alive: Callable[[int], bool],
+    stop_group: Callable[[int], bool],
+) -> int:
+    """Jobs claimed on this machine by a worker process that is gone (killed, crashed,
+    OOM): stop whatever of their processes still runs, then end them. Their processes
+    must never outlive the decision about them (a job declared lost must not go on
+    touching the host): a running job is stopped and ends failed with WorkerLost (at
+    once, not after the heartbeat timeout), a job already ended by the sweeper is
+    stopped and marked verified. Called by every jobs worker at start-up and then
+    periodically (apps.jobs.tasks). Returns how many jobs were reaped."""
+    candidates = (
+        Job.objects.filter(JOB_LIVE, machine=machine, pid__isnull=False)
+        .values_list("pk", "pid", "pgid")
+        .order_by("pk")[:STALE_BATCH]
+    )
+    reaped = 0
+    for job_id, pid, pgid in candidates:
+        if worker_alive(pid):
+            continue
+        verified = stop_group(pgid) if pgid is not None else True
+        result = JobResult.error(
+            "WorkerLost",
+            f"The jobs worker that ran the job (pid {pid} on {machine}) is gone; "
+            + ("its processes were stopped." if verified else "its processes could not all be stopped."),
+        )
+        result.verified_stopped = verified
+        with transaction.atomic():
+            job = Job.objects.select_for_update().filter(pk=job_id).first()
+            if job is None or job.pid != pid:
+                continue
+            if job.status == JobStatus.RUNNING:
+                _finish_locked(job, result)
+            elif verified and job.verified_stopped_at is None:
+                job.verified_stopped_at = timezone.now()
+                job.save(update_fields=["verified_stopped_at", "updated_at"])
+        logger.warning("reaped job %s of the gone worker pid %s (verified stopped: %s)", job_id, pid, verified)
+        reaped += 1
+    return reaped

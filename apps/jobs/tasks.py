@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from functools import cache
+import threading
+from functools import cache, partial
+from typing import Any
 
 import redis
 from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.db import close_old_connections
 
 from apps.engine import tasks as engine_tasks
+from apps.jobs.executors.process import process_is_celery_worker, stop_group
 from apps.jobs.models import Job, JobStatus
 from apps.jobs.runner import run_job
 from apps.jobs.services import (
@@ -20,13 +25,13 @@ from apps.jobs.services import (
     inline_advances,
     job_claim,
     jobs_fail_stale,
+    jobs_reap_orphans,
     jobs_unattended_steps,
 )
 
 logger = logging.getLogger(__name__)
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
-REWAKE_EVERY_SECONDS = 120
 
 
 @cache
@@ -98,20 +103,76 @@ def _advance_inline(pending: set[int]) -> int | None:
 @shared_task(name="apps.jobs.tasks.jobs_sweep", **TASK_OPTIONS)
 def jobs_sweep() -> None:
     """The beat tick for jobs: end stale jobs, wake drainers for forgotten queues."""
-    ended = jobs_fail_stale()
+    ended = jobs_fail_stale(heartbeats=_sweeping_without_gap())
+    _sweep_done()
     if ended:
         logger.info("ended %d stale jobs", ended)
-    for step_execution_id in jobs_unattended_steps():
+    for step_execution_id in jobs_unattended_steps(idle_seconds=settings.OPSFLOW_STALL_SECONDS):
         if _first_wake(step_execution_id):
             jobs_drain.delay(step_execution_id)
 
 
+SWEEP_GAP_SECONDS = 30
+
+
+def _sweeping_without_gap() -> bool:
+    """Whether sweeps have run without a gap for a whole heartbeat timeout. After the
+    database (or Redis, or the sweeper itself) was away, workers could not write their
+    heartbeats either: their silence is not their death, so the heartbeat rule waits a
+    whole timeout from the first sweep after the gap (a worker that really died on this
+    machine is found sooner by its successor's reaper)."""
+    try:
+        client = _redis()
+        if not client.exists("opsflow:jobs-sweep:last"):  # the previous sweeps failed, or none ran
+            client.set("opsflow:jobs-sweep:resumed", "1", ex=settings.OPSFLOW_JOB_HEARTBEAT_TIMEOUT)
+            return False
+        return not client.exists("opsflow:jobs-sweep:resumed")
+    except redis.RedisError:
+        return False
+
+
+def _sweep_done() -> None:
+    with contextlib.suppress(redis.RedisError):
+        _redis().set("opsflow:jobs-sweep:last", "1", ex=SWEEP_GAP_SECONDS)
+
+
 def _first_wake(step_execution_id: int) -> bool:
-    """At most one re-wake per step every REWAKE_EVERY_SECONDS, so that a step waiting
+    """At most one re-wake per step every OPSFLOW_STALL_SECONDS, so that a step waiting
     behind a busy worker does not pile up drain messages."""
     try:
-        return bool(
-            _redis().set(f"opsflow:jobs-rewake:{step_execution_id}", 1, nx=True, ex=REWAKE_EVERY_SECONDS)
-        )
+        return bool(_redis().set(f"opsflow:jobs-rewake:{step_execution_id}", 1, nx=True,
+                                 ex=max(1, int(settings.OPSFLOW_STALL_SECONDS))))
     except redis.RedisError:
         return True
+
+
+# --- orphans of a gone jobs worker on this machine ------------------------------------
+def reap_orphans() -> int:
+    return jobs_reap_orphans(
+        worker_alive=process_is_celery_worker,
+        stop_group=partial(stop_group, grace=settings.OPSFLOW_KILL_GRACE_SECONDS),
+    )
+
+
+def _reap_forever(every: float) -> None:
+    while True:
+        try:
+            reap_orphans()
+        except Exception:  # the database may be away for a while: try again next time
+            logger.warning("could not look for orphaned jobs", exc_info=True)
+        finally:
+            close_old_connections()
+        threading.Event().wait(every)
+
+
+@worker_ready.connect
+def _start_reaper(sender: Any = None, **kwargs: Any) -> None:
+    """In a worker that runs jobs: reap what a predecessor on this machine left running
+    (it was killed with -9, say) at once, then keep looking (DESIGN §3: a job killed with
+    its worker is reported, and its processes never outlive that report)."""
+    every = settings.OPSFLOW_JOB_REAPER_SECONDS
+    queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
+    consumes = set(getattr(queues, "consume_from", None) or {})
+    if every <= 0 or "jobs" not in consumes:
+        return
+    threading.Thread(target=_reap_forever, args=(every,), name="opsflow-job-reaper", daemon=True).start()

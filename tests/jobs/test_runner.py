@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from apps.jobs import tasks as jobs_tasks
 from apps.jobs.executors.base import JobSpec, JobSpecError
 from apps.jobs.models import Job, JobStatus, LogLine
 from apps.jobs.runner import run_job
@@ -134,9 +135,75 @@ def test_sweep_task_ends_stale_jobs(make_job, advance_hints, instance, settings)
     from django.utils import timezone
 
     lost = make_job(status=JobStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5))
+    sweeping_for_a_while()
 
     jobs_sweep.apply().get()
 
     lost.refresh_from_db()
     assert (lost.status, lost.error_class) == ("failed", "WorkerLost")
+    assert advance_hints == [instance.pk]
+
+
+def sweeping_for_a_while() -> None:
+    client = jobs_tasks._redis()
+    client.set("opsflow:jobs-sweep:last", "1", ex=30)
+    client.delete("opsflow:jobs-sweep:resumed")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_sweep_gap_silence_is_not_death(make_job, advance_hints, instance):
+    """The database (or the sweeper) was away: no worker could write a heartbeat, so a
+    job's silence proves nothing until a whole heartbeat timeout has passed since."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    silent = make_job(status=JobStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5))
+    client = jobs_tasks._redis()
+    client.delete("opsflow:jobs-sweep:last", "opsflow:jobs-sweep:resumed")  # no sweep ran for a while
+
+    jobs_sweep.apply().get()
+    jobs_sweep.apply().get()  # the next tick is still within the grace
+
+    silent.refresh_from_db()
+    assert silent.status == JobStatus.RUNNING
+    assert 0 < client.ttl("opsflow:jobs-sweep:resumed") <= 60
+
+    client.delete("opsflow:jobs-sweep:resumed")  # the grace is over, sweeps went on
+    jobs_sweep.apply().get()
+    silent.refresh_from_db()
+    assert (silent.status, silent.error_class) == ("failed", "WorkerLost")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_survives_its_database_connection_being_terminated(make_job, step, advance_hints, instance):
+    """A database fault is not the job's failure (issue #13, item 3): Postgres terminates
+    the worker's connection twice while the job runs; the job keeps running, its lines
+    and its real ending are recorded on a new connection."""
+    import psycopg
+    from django.db import connection
+
+    make_job("web-1")
+    job = job_claim(step_execution_id=step.pk, worker="w")
+    settings_dict = connection.settings_dict
+    admin_url = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
+                 f"{settings_dict['NAME']}")
+    terminated: list[int] = []
+
+    def terminate_the_others() -> None:
+        for _ in range(2):
+            time.sleep(1.2)
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                terminated.append(len(admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()))
+
+    chaos = threading.Thread(target=terminate_the_others)
+    chaos.start()
+    finished = run_job(job, command("echo before; sleep 3.5; echo after"))
+    chaos.join()
+
+    assert terminated and all(count >= 1 for count in terminated)
+    assert (finished.status, finished.exit_code) == ("succeeded", 0)
+    assert [line for line in lines_of(job) if line[0] == "stdout"] == [("stdout", "before"), ("stdout", "after")]
     assert advance_hints == [instance.pk]

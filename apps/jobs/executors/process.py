@@ -67,3 +67,33 @@ def wait_group_gone(pgid: int, timeout: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def stop_group(pgid: int, grace: float) -> bool:
+    """SIGTERM to the group, SIGKILL to what is left after `grace`; True once verified
+    that no process of the group remains."""
+    if not group_alive(pgid):
+        return True
+    signal_group(pgid, signal.SIGTERM)
+    if wait_group_gone(pgid, grace):
+        return True
+    signal_group(pgid, signal.SIGKILL)
+    return wait_group_gone(pgid, 5.0)
+
+
+def process_is_celery_worker(pid: int) -> bool:
+    """True while `pid` is a live Celery worker process on this machine. A pid that was
+    reused by another program since (the worker died) is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+        if stat[stat.rfind(")") + 2 :].split()[0] in ("Z", "X"):
+            return False
+        return b"celery" in (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return False
