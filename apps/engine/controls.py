@@ -225,6 +225,28 @@ def _terminate_locked(instance: WorkflowInstance, *, reason: str, actor: Any) ->
     engine.publish_changes()
 
 
+@transaction.atomic
+def instance_fail_worker_lost(*, instance_id: int, message: str) -> WorkflowInstance | None:
+    """The engine cannot advance the instance: each attempt took its worker process down
+    (a poison message that Celery would redeliver for ever). End it failed with
+    WorkerLost, its jobs killed, instead of looping; an operator may retry it (WorkerLost
+    is transient) once the cause is fixed."""
+    from apps.engine.advance import Engine
+    from apps.engine.lifecycle import finish, stop_active_steps
+    from apps.jobs.services import jobs_request_stop
+
+    instance = WorkflowInstance.objects.select_for_update().filter(pk=instance_id).first()
+    if instance is None or instance.status in INSTANCE_TERMINAL:
+        return instance
+    engine = Engine(instance)
+    jobs_request_stop(instance_id=instance.pk, mode="kill")
+    stop_active_steps(engine, mode="kill")
+    finish(engine, InstanceStatus.FAILED, error_class="WorkerLost", error_message=message)
+    engine.publish_changes()
+    audit_record(actor=None, action="instance.worker_lost", target=instance, data={"message": message})
+    return instance
+
+
 def ensure_terminable(instance: WorkflowInstance) -> None:
     """Raises why a terminate is refused (the portal's Terminate button asks it too)."""
     if instance.status not in TERMINABLE:

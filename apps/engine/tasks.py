@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from functools import cache
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from apps.automation.services import kill_switches_expire
 from apps.engine.advance import advance
+from apps.engine.controls import instance_fail_worker_lost
 from apps.engine.models import WorkflowInstance
 from apps.engine.states import INSTANCE_ACTIVE
 from apps.engine.timers import due_timer_ids, timer_fire
@@ -30,10 +32,38 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+# Deliveries of an instance's advance that never returned (its worker process died in
+# it: killed, segfault, out of memory) before the instance is failed instead of advanced.
+MAX_LOST_DELIVERIES = 5
+
+
 @shared_task(name="apps.engine.tasks.instance_advance", **TASK_OPTIONS)
 def instance_advance(instance_id: int) -> None:
-    _redis().delete(f"opsflow:advance:{instance_id}")
-    advance(instance_id)
+    """Tasks are acks_late with reject_on_worker_lost, so Celery redelivers an advance whose
+    worker died, for ever if the advance itself kills it. The engine counts those deliveries
+    itself (DESIGN §3): one that returns, normally or with an exception, clears the count."""
+    client = _redis()
+    deliveries_key = f"opsflow:advance-deliveries:{instance_id}"
+    try:  # one round trip: count this delivery, and let the next hint enqueue again
+        deliveries = (client.pipeline(transaction=False).incr(deliveries_key).expire(deliveries_key, 3600)
+                      .delete(f"opsflow:advance:{instance_id}").execute()[0])
+    except redis.RedisError:
+        deliveries = 1
+    if deliveries > MAX_LOST_DELIVERIES:
+        if deliveries == MAX_LOST_DELIVERIES + 1:
+            logger.error("advancing instance %s took its worker down %d times; failing it", instance_id,
+                         MAX_LOST_DELIVERIES)
+            instance_fail_worker_lost(
+                instance_id=instance_id,
+                message=f"Advancing this run took its engine worker process down {MAX_LOST_DELIVERIES} times "
+                        "(killed, crashed or out of memory); it was stopped instead of being tried again.",
+            )
+        return  # beyond that: dropped, so that a failing ending cannot loop either
+    try:
+        advance(instance_id)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            client.delete(deliveries_key)
 
 
 def instance_advance_hint(instance_id: int) -> None:
