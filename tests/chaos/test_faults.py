@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chaos.system import TERMINAL as TERMINAL_STATUSES
 from tests.chaos.system import System, wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.xdist_group("chaos")]
@@ -223,3 +224,58 @@ def test_a_thousand_concurrent_instances(chaos: System) -> None:
     print(f"1,000 instances: all terminal {time.monotonic() - started:.1f} s after the first start")
     assert_succeeded(chaos, ids)
     assert_exactly_once(chaos, ids, ("a",))
+
+
+def test_duplicate_task_deliveries_run_nothing_twice(chaos: System) -> None:
+    """Celery delivers at least once: the same advance and drain messages arriving again
+    (and again) must not run a step or a job twice."""
+    from celery import Celery
+
+    workflow = three_steps(chaos, sleep=0.5)
+    ids = [chaos.run(workflow) for _ in range(5)]
+    sender = Celery(broker=chaos.redis.url)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and set(chaos.statuses(ids).values()) - {"succeeded"}:
+        for pk in ids:
+            for _ in range(3):
+                sender.send_task("apps.engine.tasks.instance_advance", args=[pk], queue="engine")
+        steps = chaos.postgres.execute(
+            "SELECT id FROM engine_stepexecution WHERE instance_id = ANY(%s)", [ids])
+        for (step_id,) in steps:
+            sender.send_task("apps.jobs.tasks.jobs_drain", args=[step_id], queue="jobs")
+        time.sleep(0.3)
+
+    chaos.wait_terminal(ids, timeout=30)
+    assert_succeeded(chaos, ids)
+    assert_exactly_once(chaos, ids)
+
+
+def test_a_job_that_kills_its_worker_every_time_fails_after_its_retries(chaos: System) -> None:
+    """A poison job: its command kills the jobs worker that runs it, on every attempt. A
+    supervisor (this test, as systemd would) restarts the worker each time; the job is
+    found lost at once by the new worker, retried as a transient failure, and the run
+    ends failed with WorkerLost after retry_count attempts instead of looping."""
+    workflow = chaos.workflow([{
+        "id": "poison", "type": "command", "config": {"command": "kill -9 $PPID; sleep 5"},
+        "retry_count": 2, "retry_delay_seconds": 1,
+    }])
+    pk = chaos.run(workflow)
+    started = time.monotonic()
+    restarts = 0
+    while chaos.statuses([pk])[pk] not in TERMINAL_STATUSES:
+        assert time.monotonic() - started < 120, f"still {chaos.statuses([pk])}"
+        if not chaos.children["jobs"].alive():
+            chaos.start_role("jobs")
+            restarts += 1
+        time.sleep(0.2)
+
+    [(status, error_class)] = chaos.postgres.execute(
+        "SELECT status, error_class FROM engine_workflowinstance WHERE id = %s", [pk])
+    assert (status, error_class) == ("failed", "WorkerLost")
+    attempts = chaos.postgres.execute("SELECT attempt, error_class FROM jobs_job WHERE instance_id = %s"
+                                      " ORDER BY attempt", [pk])
+    assert attempts == [(1, "WorkerLost"), (2, "WorkerLost"), (3, "WorkerLost")]
+    assert restarts == 3
+    print(f"poison job: failed after {len(attempts)} attempts, {time.monotonic() - started:.1f} s")
+    wait_until(lambda: chaos.children["jobs"].alive() or chaos.start_role("jobs"), what="jobs worker back")
+    chaos.wait_ready()
