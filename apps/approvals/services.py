@@ -14,6 +14,7 @@ from apps.accounts.models import Organization
 from apps.approvals.models import ApprovalRequest, ApprovalStatus
 from apps.approvals.rules import respond_refusal
 from apps.audit.services import audit_record
+from apps.core import wake
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.engine.controls import instance_lock
 from apps.engine.models import StepExecution, WorkflowInstance
@@ -143,7 +144,5 @@ def approval_respond(
                  data={"approve": approve, "comment": comment, "instance": approval.instance_id,
                        "step": approval.step_id, "status": approval.status})
     if outcome is not None:
-        from apps.engine.tasks import instance_advance_hint
-
-        transaction.on_commit(partial(instance_advance_hint, approval.instance_id))
+        wake.instance_wake(approval.instance_id)
     return approval

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core import wake
 from apps.engine import events, lifecycle
 from apps.engine.cancel import CLEANUP_BRANCH
 from apps.engine.errors import should_auto_retry
@@ -253,7 +254,7 @@ class Engine:
         if instance.status == InstanceStatus.PAUSING:
             if not lifecycle.instance_has_active_work(instance):
                 instance_transition(instance, InstanceStatus.PAUSED)
-                lifecycle.advance_hint(instance.parent_id)  # a pausing parent waits for its children
+                wake.instance_wake(instance.parent_id)  # a pausing parent waits for its children
             return
         if instance.status != InstanceStatus.RUNNING:
             return

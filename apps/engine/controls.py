@@ -3,12 +3,12 @@ state under the lock, audit with actor and reason, side effects on commit."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.db import transaction
 
 from apps.audit.services import audit_record
+from apps.core import wake
 from apps.core.errors import InvalidInput, NotFound, TransitionNotAllowed
 from apps.engine import events
 from apps.engine.models import StepExecution, WorkflowInstance
@@ -31,12 +31,6 @@ CANCEL_STATUS = {
 }
 # A stronger cancel may follow a weaker one; never the other way round.
 CANCEL_RANK = {InstanceStatus.CANCELING: 1, InstanceStatus.FORCE_CANCELING: 2, InstanceStatus.KILL_CANCELING: 3}
-
-
-def _hint(instance_id: int) -> None:
-    from apps.engine.tasks import instance_advance_hint
-
-    transaction.on_commit(partial(instance_advance_hint, instance_id))
 
 
 def _changed(instance: WorkflowInstance, steps: tuple[StepExecution, ...] = ()) -> None:
@@ -96,7 +90,7 @@ def instance_cancel(
         audit_record(actor=actor, action=f"instance.cancel.{mode}", target=instance,
                      data={"reason": reason, "cleanup": cleanup, "mode": mode})
         _cascade(instance, mode=mode)
-        _hint(instance.pk)
+        wake.instance_wake(instance.pk)
     return instance
 
 
@@ -107,7 +101,7 @@ def _cascade(instance: WorkflowInstance, *, mode: str) -> None:
     ):
         if _cancel_locked(child, mode=mode, cleanup=False):
             _cascade(child, mode=mode)
-            _hint(child.pk)
+            wake.instance_wake(child.pk)
 
 
 def instance_cancel_cascade(*, parent_step: StepExecution, mode: str) -> None:
@@ -117,7 +111,7 @@ def instance_cancel_cascade(*, parent_step: StepExecution, mode: str) -> None:
     ):
         if _cancel_locked(child, mode=mode, cleanup=False):
             _cascade(child, mode=mode)
-            _hint(child.pk)
+            wake.instance_wake(child.pk)
 
 
 # --- pause / resume (DESIGN §6): cascades down to children, never up -----------------------
@@ -151,7 +145,7 @@ def _pause_locked(instance: WorkflowInstance, *, by_parent: bool) -> bool:
     _changed(instance)
     for child in WorkflowInstance.objects.select_for_update().filter(parent=instance, status=InstanceStatus.RUNNING):
         _pause_locked(child, by_parent=True)
-    _hint(instance.pk)
+    wake.instance_wake(instance.pk)
     return True
 
 
@@ -174,7 +168,7 @@ def _resume_locked(instance: WorkflowInstance) -> None:
         parent=instance, status__in=(InstanceStatus.PAUSING, InstanceStatus.PAUSED), paused_by_parent=True
     ):
         _resume_locked(child)  # a child paused on its own stays paused
-    _hint(instance.pk)
+    wake.instance_wake(instance.pk)
 
 
 def ensure_resumable(instance: WorkflowInstance) -> None:

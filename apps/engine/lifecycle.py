@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core import wake
 from apps.engine.models import PamSession, StepExecution, Timer, WorkflowInstance, may_have
 from apps.engine.states import (
     INSTANCE_TERMINAL,
@@ -46,19 +45,8 @@ def timer_add(
     timer = Timer.objects.create(instance=instance, step=step, kind=kind, due_at=due_at, data=data or {})
     delay = (due_at - timezone.now()).total_seconds()
     if delay <= FAST_PATH_SECONDS:
-        from apps.engine.tasks import timer_fire_task
-
-        transaction.on_commit(partial(timer_fire_task.apply_async, args=[timer.pk], countdown=max(delay, 0)))
+        wake.timer_wake(timer.pk, countdown=delay)
     return timer
-
-
-def advance_hint(instance_id: int | None) -> None:
-    """Ask for an advance of another instance (e.g. a parent) after this transaction."""
-    if instance_id is None:
-        return
-    from apps.engine.tasks import instance_advance_hint
-
-    transaction.on_commit(partial(instance_advance_hint, instance_id))
 
 
 def kill_switch_blocks(engine: Engine) -> bool:
@@ -164,7 +152,7 @@ def finish(engine: Engine, status: str, *, error_class: str = "", error_message:
         target=instance,
         data={"error_class": error_class, "error_message": error_message[:500]} if error_class else {},
     )
-    advance_hint(instance.parent_id)
+    wake.instance_wake(instance.parent_id)
 
 
 def succeed(engine: Engine) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core import wake
 from apps.core.errors import Conflict, InvalidInput
 from apps.engine.context import encrypt_sensitive, sensitive_names
 from apps.engine.lifecycle import timer_add
@@ -136,7 +136,5 @@ def instance_start(
             },
         )
         if not scheduled_for:
-            from apps.engine.tasks import instance_advance_hint
-
-            transaction.on_commit(partial(instance_advance_hint, instance.pk))
+            wake.instance_wake(instance.pk)
     return instance

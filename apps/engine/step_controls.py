@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core import wake
 from apps.core.errors import NotFound, TransitionNotAllowed
 from apps.engine.advance import Engine
-from apps.engine.controls import _changed, _hint, instance_lock
+from apps.engine.controls import _changed, instance_lock
 from apps.engine.errors import NEVER_RETRIED
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.engine.states import (
@@ -128,7 +129,7 @@ def step_retry(
     _changed(instance, (step, *reopened))
     audit_record(actor=actor, action="step.retry", target=instance,
                  data={"step": step_id, "reason": reason, "failed": failed})
-    _hint(instance.pk)
+    wake.instance_wake(instance.pk)
     return instance
 
 
@@ -152,7 +153,7 @@ def step_skip(
     engine.route(engine.steps[step_id])  # on to on_success (only creates the next step's row)
     engine.publish_changes()
     audit_record(actor=actor, action="step.skip", target=instance, data={"step": step_id, "reason": reason})
-    _hint(instance.pk)
+    wake.instance_wake(instance.pk)
     return instance
 
 
@@ -214,7 +215,7 @@ def instance_retry(*, instance_id: int, organization_id: int, actor: Any, reason
     _reopen_pam_sessions(instance)
     audit_record(actor=actor, action="instance.retry", target=instance,
                  data={"reason": reason, "steps": [s.step_id for s in leaves], "restart": not leaves})
-    _hint(instance.pk)
+    wake.instance_wake(instance.pk)
     return instance
 
 

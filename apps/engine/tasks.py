@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.automation.services import kill_switches_expire
+from apps.core import wake
 from apps.engine.advance import advance
 from apps.engine.controls import instance_fail_worker_lost
 from apps.engine.models import WorkflowInstance
@@ -22,7 +23,6 @@ from apps.engine.timers import due_timer_ids, timer_fire
 from apps.jobs.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
-HINT_TTL_SECONDS = 10
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
@@ -46,7 +46,7 @@ def instance_advance(instance_id: int) -> None:
     deliveries_key = f"opsflow:advance-deliveries:{instance_id}"
     try:  # one round trip: count this delivery, and let the next hint enqueue again
         deliveries = (client.pipeline(transaction=False).incr(deliveries_key).expire(deliveries_key, 3600)
-                      .delete(f"opsflow:advance:{instance_id}").execute()[0])
+                      .delete(wake.advance_hint_key(instance_id)).execute()[0])
     except redis.RedisError:
         deliveries = 1
     if deliveries > MAX_LOST_DELIVERIES:
@@ -64,18 +64,6 @@ def instance_advance(instance_id: int) -> None:
     finally:
         with contextlib.suppress(redis.RedisError):
             client.delete(deliveries_key)
-
-
-def instance_advance_hint(instance_id: int) -> None:
-    """Enqueue an advance unless one is already queued: a burst of job completions on one
-    instance costs one task. If that message is lost the key expires and the sweeper
-    re-advances the instance (it has work but no progress)."""
-    try:
-        first = _redis().set(f"opsflow:advance:{instance_id}", 1, nx=True, ex=HINT_TTL_SECONDS)
-    except redis.RedisError:
-        first = True
-    if first:
-        instance_advance.delay(instance_id)
 
 
 @shared_task(name="apps.engine.tasks.timer_fire_task", **TASK_OPTIONS)
@@ -103,5 +91,5 @@ def sweep() -> None:
     )
     for instance_id in stale:
         WorkflowInstance.objects.filter(pk=instance_id).update(progressed_at=timezone.now())
-        instance_advance_hint(instance_id)
+        wake.instance_wake_now(instance_id)
     kill_switches_expire()  # an engagement whose `until` passed: record its release

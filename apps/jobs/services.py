@@ -2,7 +2,7 @@
 
 Lock order (STYLE rule 2): instance -> step execution -> job. These functions lock only
 job rows, so the engine may call jobs_request_stop while it holds the instance lock.
-Finishing a job wakes its instance after commit through the engine's advance hint (the
+Finishing a job wakes its instance after commit (apps.core.wake, by task name; the
 database is the source of truth; a lost hint only delays the instance until the engine
 sweeper re-advances it). Job transitions are not audited one by one (a fan-out to
 10,000 hosts would write 10,000 audit rows): operators' actions are audited by the
@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core import wake
 from apps.jobs.executors.base import JobResult
 from apps.jobs.models import JOB_ACTIVE, JOB_DONE, JOB_LIVE, Job, JobStatus, StopRequest
 
@@ -62,15 +63,13 @@ def _publish_job(job: Job) -> None:
 
 def _advance_later(job: Job) -> None:
     def hint() -> None:
-        from apps.engine.tasks import instance_advance_hint
-
         if not _engine_needed(job):
             return
         inline = inline_advances.get()
         if inline is not None:
             inline.add(job.instance_id)
         else:
-            instance_advance_hint(job.instance_id)
+            wake.instance_wake_now(job.instance_id)
 
     transaction.on_commit(hint)
 

@@ -16,7 +16,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import close_old_connections
 
-from apps.engine import tasks as engine_tasks
+from apps.core import wake
 from apps.jobs.executors.process import process_is_celery_worker, stop_group
 from apps.jobs.models import Job, JobStatus
 from apps.jobs.runner import run_job
@@ -62,7 +62,7 @@ def jobs_drain(self: Task, step_execution_id: int) -> int:
     finally:
         inline_advances.reset(token)
         for instance_id in pending:  # not advanced here (an error): the engine worker does it
-            engine_tasks.instance_advance_hint(instance_id)
+            wake.instance_wake_now(instance_id)
     return ran
 
 
@@ -83,7 +83,7 @@ def _advance_inline(pending: set[int]) -> int | None:
                 advance(instance_id)
             except Exception:
                 logger.exception("inline advance of instance %s failed; handing it to the engine worker", instance_id)
-                engine_tasks.instance_advance_hint(instance_id)
+                wake.instance_wake_now(instance_id)
                 continue
             advanced.append(instance_id)
     finally:

@@ -7,6 +7,7 @@ import logging
 
 from django.db import transaction
 
+from apps.core import wake
 from apps.engine.handlers.base import render
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.engine.states import StepStatus
@@ -38,8 +39,6 @@ def notification_send(*, step_execution_id: int, attempt: int) -> Delivery | Non
 
 
 def notification_record(*, step_execution_id: int, attempt: int, delivery: Delivery) -> None:
-    from apps.engine.tasks import instance_advance_hint
-
     with transaction.atomic():
         instance_id = StepExecution.objects.filter(pk=step_execution_id).values_list("instance_id", flat=True).first()
         WorkflowInstance.objects.select_for_update().filter(pk=instance_id).first()
@@ -48,4 +47,4 @@ def notification_record(*, step_execution_id: int, attempt: int, delivery: Deliv
             return
         step.result = {**step.result, "delivery": {**delivery.as_dict(), "attempt": attempt}}
         step.save(update_fields=["result", "updated_at"])
-        transaction.on_commit(lambda: instance_advance_hint(instance_id))
+        wake.instance_wake(instance_id)

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from apps.engine import tasks as engine_tasks
+from apps.core import wake
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.engine.states import InstanceStatus
 from tests.instances_portal.data import SECRET, make_definition
@@ -48,7 +48,7 @@ def test_run_a_workflow_and_follow_it(page, login, operator, org, hosts, monkeyp
     # This test plays the engine itself (it writes the step rows the page must follow):
     # the real engine must not advance the run, even if a Celery worker from another
     # test runs in this process.
-    monkeypatch.setattr(engine_tasks.instance_advance, "delay", lambda instance_id: None)
+    monkeypatch.setattr(wake, "advance_send", lambda instance_id: None)
     make_definition(org)
     login(page, operator)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Instances").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.engine import tasks as engine_tasks
+from apps.core import wake
 from apps.engine.advance import advance
 from apps.engine.models import StepExecution
 from apps.jobs.models import Job, LogLine
@@ -23,7 +23,7 @@ def messages(settings, tmp_path, monkeypatch) -> dict[str, list[int]]:
     """The Celery messages the engine sends, recorded instead of sent (no worker here)."""
     settings.OPSFLOW_JOBS_DIR = tmp_path / "jobs"
     sent: dict[str, list[int]] = {"advance": [], "drain": []}
-    monkeypatch.setattr(engine_tasks.instance_advance, "delay", sent["advance"].append)
+    monkeypatch.setattr(wake, "advance_send", sent["advance"].append)
     monkeypatch.setattr(jobs_drain, "delay", sent["drain"].append)
     return sent
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from apps.core import wake
 from apps.engine import tasks as engine_tasks
 from apps.engine.models import StepExecution
 from apps.jobs.models import Job, JobStatus
@@ -28,7 +29,7 @@ def advances(monkeypatch) -> list[int]:
 @pytest.fixture
 def running(make_workflow, run, localhost, monkeypatch):
     # Only this test delivers the advance (a worker of another test in this process must not).
-    monkeypatch.setattr(engine_tasks.instance_advance, "delay", lambda instance_id: None)
+    monkeypatch.setattr(wake, "advance_send", lambda instance_id: None)
     definition = make_workflow([{"id": "crash", "type": "command", "config": {"command": "sleep 30"}}])
     instance = run(definition, hosts=[localhost.pk])
     engine_tasks._redis().delete(deliveries_key(instance))

@@ -40,9 +40,9 @@ def make_job(step) -> Callable[..., Job]:
 
 @pytest.fixture
 def advance_hints(monkeypatch) -> list[int]:
-    """The instance ids whose advance the jobs app asked for (the engine's hint)."""
+    """The instance ids whose advance the jobs app asked for (apps.core.wake)."""
     calls: list[int] = []
-    monkeypatch.setattr("apps.engine.tasks.instance_advance_hint", calls.append)
+    monkeypatch.setattr("apps.core.wake.instance_wake_now", calls.append)
     return calls
 
 

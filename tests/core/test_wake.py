@@ -1,0 +1,66 @@
+"""Waking an instance by task name after commit (apps.core.wake, issue 14): published to
+the real Redis broker; the messages are seen as Celery publishes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from celery.signals import before_task_publish
+from django.db import transaction
+
+from apps.core import wake
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NO_INSTANCE = 2_000_000_000  # no such row: a worker that takes the message finds nothing to do
+
+
+@pytest.fixture
+def published() -> Iterator[list[tuple[str, str, list, float | None]]]:
+    """(task name, routing key, args, countdown) of every message this test publishes."""
+    seen: list[tuple[str, str, list, float | None]] = []
+
+    def record(sender=None, body=None, routing_key=None, headers=None, **kwargs):
+        args = list(body[0]) if body else []
+        if args and args[0] in (NO_INSTANCE, NO_INSTANCE + 1):
+            seen.append((sender, routing_key, args, headers.get("eta")))
+
+    before_task_publish.connect(record, weak=False)
+    wake._redis().delete(wake.advance_hint_key(NO_INSTANCE))
+    yield seen
+    before_task_publish.disconnect(record)
+    wake._redis().delete(wake.advance_hint_key(NO_INSTANCE))
+
+
+def test_a_burst_of_wakes_sends_one_advance_by_name_after_commit(published):
+    with transaction.atomic():
+        for _ in range(3):
+            wake.instance_wake(NO_INSTANCE)
+        assert published == []  # never before the commit (DESIGN §3)
+
+    assert published == [("apps.engine.tasks.instance_advance", "engine", [NO_INSTANCE], None)]
+
+    wake.instance_wake(NO_INSTANCE)  # the advance has not started yet: still one message
+    assert len(published) == 1
+
+    wake._redis().delete(wake.advance_hint_key(NO_INSTANCE))  # what the advance does when it starts
+    wake.instance_wake(NO_INSTANCE)
+    assert len(published) == 2
+
+
+def test_a_rolled_back_wake_sends_nothing(published):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        wake.instance_wake(NO_INSTANCE)
+        raise RuntimeError("the write failed")
+    wake.instance_wake(None)  # an instance without a parent, say
+    assert published == []
+
+
+def test_a_timer_due_within_seconds_fires_by_name_after_commit(published):
+    with transaction.atomic():
+        wake.timer_wake(NO_INSTANCE + 1, countdown=2)
+        assert published == []
+    [(name, queue, args, eta)] = published
+    assert (name, queue, args) == ("apps.engine.tasks.timer_fire_task", "engine", [NO_INSTANCE + 1])
+    assert eta is not None
