@@ -16,7 +16,7 @@ from apps.approvals.rules import respond_refusal
 from apps.audit.services import audit_record
 from apps.core import wake
 from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.engine.controls import instance_lock
+from apps.engine.locks import instance_lock, step_lock_by_id
 from apps.engine.models import StepExecution, WorkflowInstance
 
 # Sent by name: the notifications app reads approvals, so approvals does not import it.
@@ -99,7 +99,7 @@ def _approval_lock(*, approval_id: int, organization: Organization) -> ApprovalR
     if row is None:
         raise NotFound("Approval request not found.")
     instance = instance_lock(instance_id=row["instance_id"], organization_id=organization.pk)
-    StepExecution.objects.select_for_update().filter(pk=row["step_execution_id"]).first()
+    step_lock_by_id(row["step_execution_id"])
     approval = ApprovalRequest.objects.select_for_update().get(pk=approval_id)
     approval.instance = instance
     return approval

@@ -18,6 +18,7 @@ from apps.core import wake
 from apps.engine import events, lifecycle
 from apps.engine.cancel import CLEANUP_BRANCH
 from apps.engine.errors import should_auto_retry
+from apps.engine.locks import instance_lock_by_id
 from apps.engine.models import StepExecution, TimerKind, WorkflowInstance
 from apps.engine.runtime import UNSET, Outcome, StepRun
 from apps.engine.states import (
@@ -44,7 +45,7 @@ MAX_PASSES = 1_000
 def advance(instance_id: int) -> None:
     with transaction.atomic():
         # `targets` can hold 10,000 hosts; only a fan-out's start and dispatch read it.
-        instance = WorkflowInstance.objects.select_for_update().defer("targets").filter(pk=instance_id).first()
+        instance = instance_lock_by_id(instance_id, defer=("targets",))
         if instance is None:
             return
         engine = Engine(instance)

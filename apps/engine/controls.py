@@ -9,8 +9,9 @@ from django.db import transaction
 
 from apps.audit.services import audit_record
 from apps.core import wake
-from apps.core.errors import InvalidInput, NotFound, TransitionNotAllowed
+from apps.core.errors import InvalidInput, TransitionNotAllowed
 from apps.engine import events
+from apps.engine.locks import children_lock, instance_lock, instance_lock_by_id
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.engine.states import (
     INSTANCE_CANCELING,
@@ -43,15 +44,6 @@ def instance_has_live_jobs(instance: WorkflowInstance) -> bool:
     """Processes of a job may still run (a force cancel did not wait for them, or nobody
     could verify they stopped): a kill is still allowed on the `canceled` instance."""
     return instance.jobs.filter(JOB_LIVE).exists()
-
-
-def instance_lock(*, instance_id: int, organization_id: int) -> WorkflowInstance:
-    instance = (
-        WorkflowInstance.objects.select_for_update().filter(pk=instance_id, organization_id=organization_id).first()
-    )
-    if instance is None:
-        raise NotFound("Instance not found.")
-    return instance
 
 
 def _cancel_locked(instance: WorkflowInstance, *, mode: str, cleanup: bool) -> bool:
@@ -96,9 +88,7 @@ def instance_cancel(
 
 def _cascade(instance: WorkflowInstance, *, mode: str) -> None:
     # A canceled child may still have live jobs for a kill to stop (_cancel_locked decides).
-    for child in WorkflowInstance.objects.select_for_update().filter(parent=instance).exclude(
-        status__in=INSTANCE_TERMINAL - {InstanceStatus.CANCELED}
-    ):
+    for child in children_lock(parent=instance).exclude(status__in=INSTANCE_TERMINAL - {InstanceStatus.CANCELED}):
         if _cancel_locked(child, mode=mode, cleanup=False):
             _cascade(child, mode=mode)
             wake.instance_wake(child.pk)
@@ -106,9 +96,7 @@ def _cascade(instance: WorkflowInstance, *, mode: str) -> None:
 
 def instance_cancel_cascade(*, parent_step: StepExecution, mode: str) -> None:
     """A stopping `workflow` step cancels its children (called inside the parent's advance)."""
-    for child in WorkflowInstance.objects.select_for_update().filter(parent_step=parent_step).exclude(
-        status__in=INSTANCE_TERMINAL
-    ):
+    for child in children_lock(parent_step=parent_step).exclude(status__in=INSTANCE_TERMINAL):
         if _cancel_locked(child, mode=mode, cleanup=False):
             _cascade(child, mode=mode)
             wake.instance_wake(child.pk)
@@ -143,7 +131,7 @@ def _pause_locked(instance: WorkflowInstance, *, by_parent: bool) -> bool:
     instance_transition(instance, target, pause_reason=PauseReason.OPERATOR, status_message=message,
                         paused_by_parent=by_parent)
     _changed(instance)
-    for child in WorkflowInstance.objects.select_for_update().filter(parent=instance, status=InstanceStatus.RUNNING):
+    for child in children_lock(parent=instance).filter(status=InstanceStatus.RUNNING):
         _pause_locked(child, by_parent=True)
     wake.instance_wake(instance.pk)
     return True
@@ -164,8 +152,8 @@ def instance_pause(*, instance_id: int, organization_id: int, actor: Any, reason
 def _resume_locked(instance: WorkflowInstance) -> None:
     instance_transition(instance, InstanceStatus.RUNNING, pause_reason="", status_message="", paused_by_parent=False)
     _changed(instance)
-    for child in WorkflowInstance.objects.select_for_update().filter(
-        parent=instance, status__in=(InstanceStatus.PAUSING, InstanceStatus.PAUSED), paused_by_parent=True
+    for child in children_lock(parent=instance).filter(
+        status__in=(InstanceStatus.PAUSING, InstanceStatus.PAUSED), paused_by_parent=True
     ):
         _resume_locked(child)  # a child paused on its own stays paused
     wake.instance_wake(instance.pk)
@@ -229,7 +217,7 @@ def instance_fail_worker_lost(*, instance_id: int, message: str) -> WorkflowInst
     from apps.engine.lifecycle import finish, stop_active_steps
     from apps.jobs.services import jobs_request_stop
 
-    instance = WorkflowInstance.objects.select_for_update().filter(pk=instance_id).first()
+    instance = instance_lock_by_id(instance_id)
     if instance is None or instance.status in INSTANCE_TERMINAL:
         return instance
     engine = Engine(instance)

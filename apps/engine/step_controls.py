@@ -24,8 +24,9 @@ from apps.audit.services import audit_record
 from apps.core import wake
 from apps.core.errors import NotFound, TransitionNotAllowed
 from apps.engine.advance import Engine
-from apps.engine.controls import _changed, instance_lock
+from apps.engine.controls import _changed
 from apps.engine.errors import NEVER_RETRIED
+from apps.engine.locks import instance_lock, step_lock, steps_lock
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.engine.states import (
     INSTANCE_CANCELING,
@@ -40,7 +41,7 @@ from apps.engine.states import (
 
 
 def _step_lock(instance: WorkflowInstance, step_id: str) -> StepExecution:
-    step = StepExecution.objects.select_for_update().filter(instance=instance, step_id=step_id).first()
+    step = step_lock(instance, step_id)
     if step is None:
         if step_id in {s["id"] for s in instance.snapshot.get("steps", [])}:
             raise TransitionNotAllowed(f"Step '{step_id}' has not run in this instance.", code="step_not_failed")
@@ -75,7 +76,7 @@ def _reopen_containers(instance: WorkflowInstance, step: StepExecution) -> list[
     reopened: list[StepExecution] = []
     parallel_id = step.parallel_id
     while parallel_id:
-        container = StepExecution.objects.select_for_update().filter(instance=instance, step_id=parallel_id).first()
+        container = step_lock(instance, parallel_id)
         if container is None:
             break
         if container.status in (StepStatus.FAILED, StepStatus.CANCELED):
@@ -194,7 +195,7 @@ def instance_retry(*, instance_id: int, organization_id: int, actor: Any, reason
             + (" Re-run it instead." if instance.status in INSTANCE_TERMINAL else ""),
             code="instance_not_failed",
         )
-    steps = list(StepExecution.objects.select_for_update().filter(instance=instance).order_by("id"))
+    steps = steps_lock(instance)
     leaves = retry_leaves(instance, steps)
     changed: list[StepExecution] = []
     for step in leaves:

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.engine.advance import Engine
+from apps.engine.locks import instance_lock_by_id, timer_lock
 from apps.engine.models import PamSession, Timer, TimerKind, WorkflowInstance
 from apps.engine.states import InstanceStatus, StepStatus, deferred_writes, instance_transition, step_transition
 
@@ -17,8 +18,8 @@ def timer_fire(*, timer_id: int) -> bool:
     if row is None or row["due_at"] > timezone.now():
         return False  # gone, fired, or early (a countdown raced the clock): the sweeper fires it on time
     with transaction.atomic():
-        instance = WorkflowInstance.objects.select_for_update().filter(pk=row["instance_id"]).first()
-        timer = Timer.objects.select_for_update().filter(pk=timer_id, fired_at__isnull=True).first()
+        instance = instance_lock_by_id(row["instance_id"])
+        timer = timer_lock(timer_id)
         if instance is None or timer is None:
             return False
         timer.fired_at = timezone.now()

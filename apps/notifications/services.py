@@ -9,7 +9,8 @@ from django.db import transaction
 
 from apps.core import wake
 from apps.engine.handlers.base import render
-from apps.engine.models import StepExecution, WorkflowInstance
+from apps.engine.locks import instance_lock_by_id, step_lock_by_id
+from apps.engine.models import StepExecution
 from apps.engine.states import StepStatus
 from apps.notifications.senders import Delivery, deliver
 
@@ -41,8 +42,8 @@ def notification_send(*, step_execution_id: int, attempt: int) -> Delivery | Non
 def notification_record(*, step_execution_id: int, attempt: int, delivery: Delivery) -> None:
     with transaction.atomic():
         instance_id = StepExecution.objects.filter(pk=step_execution_id).values_list("instance_id", flat=True).first()
-        WorkflowInstance.objects.select_for_update().filter(pk=instance_id).first()
-        step = StepExecution.objects.select_for_update().filter(pk=step_execution_id).first()
+        instance_lock_by_id(instance_id)
+        step = step_lock_by_id(step_execution_id)
         if step is None or step.attempt != attempt:
             return
         step.result = {**step.result, "delivery": {**delivery.as_dict(), "attempt": attempt}}
