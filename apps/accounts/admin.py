@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from apps.accounts.admin_base import OrgScopedAdmin
 from apps.accounts.models import ApiToken, Membership, Organization
-from apps.core.admin import OrgScopedAdmin
 
 
 class MembershipInline(admin.TabularInline):

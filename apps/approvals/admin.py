@@ -1,7 +1,8 @@
 from django.contrib import admin
 
+from apps.accounts.admin_base import OrgScopedAdmin
 from apps.approvals.models import ApprovalRequest, ApprovalResponse
-from apps.core.admin import OrgScopedAdmin, ReadOnlyAdminMixin
+from apps.core.admin import ReadOnlyAdminMixin
 
 
 class ApprovalResponseInline(ReadOnlyAdminMixin, admin.TabularInline):

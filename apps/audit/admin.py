@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from apps.accounts.admin_base import OrgScopedAdmin
 from apps.audit.models import AuditEvent
-from apps.core.admin import OrgScopedAdmin
 
 
 @admin.register(AuditEvent)

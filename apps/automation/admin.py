@@ -11,9 +11,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.admin_base import OrgScopedAdmin, admin_organizations
 from apps.automation.models import KillSwitch, KillSwitchState
 from apps.automation.services import kill_switch_check, kill_switch_engage, kill_switch_release
-from apps.core.admin import OrgScopedAdmin, admin_organizations
 from apps.core.errors import ApplicationError
 
 

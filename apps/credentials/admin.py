@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.core.admin import OrgScopedAdmin
+from apps.accounts.admin_base import OrgScopedAdmin
 from apps.credentials.models import Credential
 from apps.credentials.services import EDITABLE_FIELDS, credential_create, credential_delete, credential_update
 

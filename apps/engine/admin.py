@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.core.admin import OrgScopedAdmin, ReadOnlyAdminMixin
+from apps.accounts.admin_base import OrgScopedAdmin
+from apps.core.admin import ReadOnlyAdminMixin
 from apps.core.errors import ApplicationError
 from apps.engine.controls import instance_cancel, instance_pause, instance_resume, instance_terminate
 from apps.engine.models import PamSession, StepExecution, Timer, WorkflowInstance

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from apps.core.admin import OrgScopedAdmin, admin_organizations
+from apps.accounts.admin_base import OrgScopedAdmin, admin_organizations
 from apps.inventory.models import Host, HostGroup
 from apps.inventory.services import (
     GROUP_FIELDS,

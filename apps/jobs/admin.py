@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from apps.core.admin import OrgScopedAdmin, ReadOnlyAdminMixin
+from apps.accounts.admin_base import OrgScopedAdmin
+from apps.core.admin import ReadOnlyAdminMixin
 from apps.jobs.models import Job, LogLine
 
 

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.core.admin import OrgScopedAdmin
+from apps.accounts.admin_base import OrgScopedAdmin
 from apps.core.errors import ApplicationError
 from apps.workflows.formats import CONTENT_FIELDS, FLAG_FIELDS, apply_content, definition_content
 from apps.workflows.models import WorkflowDefinition, WorkflowVersion

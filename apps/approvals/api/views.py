@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.api.viewsets import OrgScopedViewSet
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.approvals.api.pagination import ApprovalPagination
@@ -16,7 +17,6 @@ from apps.approvals.models import ApprovalRequest
 from apps.approvals.selectors import approvals_list
 from apps.approvals.services import approval_respond
 from apps.core.api import validated
-from apps.core.viewsets import OrgScopedViewSet
 
 
 class ApprovalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):

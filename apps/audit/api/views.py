@@ -1,13 +1,13 @@
 from django.db.models import QuerySet
 from rest_framework import mixins
 
+from apps.accounts.api.viewsets import OrgScopedViewSet
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.audit.api.serializers import AuditEventOutput
 from apps.audit.filters import AuditEventFilter
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events_list
-from apps.core.viewsets import OrgScopedViewSet
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):

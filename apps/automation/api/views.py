@@ -6,13 +6,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.api.viewsets import OrgScopedMixin
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.automation.api.serializers import PauseInput, ResumeInput, StatusOutput
 from apps.automation.selectors import kill_switch_history, kill_switches_active
 from apps.automation.services import kill_switch_engage, kill_switch_release
 from apps.core.api import validated
-from apps.core.viewsets import OrgScopedMixin
 
 
 class AutomationViewSet(OrgScopedMixin, viewsets.ViewSet):

@@ -6,10 +6,10 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.api.viewsets import OrgScopedViewSet
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.core.api import validated
-from apps.core.viewsets import OrgScopedViewSet
 from apps.credentials.api.serializers import CredentialInput, CredentialOutput, CredentialUpdateInput
 from apps.credentials.filters import CredentialFilter
 from apps.credentials.models import Credential

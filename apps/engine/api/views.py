@@ -12,10 +12,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.api.viewsets import OrgScopedViewSet
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.core.api import validated
-from apps.core.viewsets import OrgScopedViewSet
 from apps.engine.api.logs import LogDownloadInput, PlainTextRenderer, log_reader
 from apps.engine.api.serializers import (
     CancelInput,

@@ -6,10 +6,10 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.api.viewsets import OrgScopedViewSet
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.core.api import validated
-from apps.core.viewsets import OrgScopedViewSet
 from apps.inventory.api.serializers import HostGroupInput, HostGroupOutput, HostInput, HostOutput
 from apps.inventory.filters import HostFilter, HostGroupFilter
 from apps.inventory.models import Host, HostGroup

@@ -8,11 +8,11 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.api.viewsets import OrgScopedViewSet
 from apps.accounts.authentication import TokenAuthentication
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.core.api import validated
-from apps.core.viewsets import OrgScopedViewSet
 from apps.engine.api.serializers import InstanceOutput, RunInput
 from apps.engine.models import Trigger
 from apps.engine.selectors import instance_detail
