@@ -10,7 +10,7 @@ def main() -> None:
     if sys.argv[1:2] == ["standalone"]:
         # The settings refuse to load without SECRET_KEY and OPSFLOW_ENCRYPTION_KEYS, so
         # the embedded default writes them to var/ first (a fresh clone must `make run`).
-        from apps.core.standalone_env import ensure_standalone_secrets
+        from apps.site.standalone_env import ensure_standalone_secrets
 
         ensure_standalone_secrets()
     from django.core.management import execute_from_command_line

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "apps.automation",
     "apps.notifications",
     "apps.portal",
+    # Composition root, above every domain app: `manage.py standalone` and its demo data.
+    "apps.site",
 ]
 
 MIDDLEWARE = [

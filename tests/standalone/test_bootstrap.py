@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from apps.accounts.models import Membership, Organization
 from apps.audit.models import AuditEvent
-from apps.core.bootstrap import demo_bootstrap
 from apps.credentials.models import Credential
 from apps.inventory.models import Host
+from apps.site.bootstrap import demo_bootstrap
 from apps.workflows.models import WorkflowDefinition
 
 

@@ -3,7 +3,7 @@
 Private Redis (unless REDIS_URL is set) -> migrate, collectstatic, demo data -> web,
 worker, jobs and beat as child processes (the Procfile's commands) -> Ctrl-C stops them
 all. manage.py writes var/secret_key and var/encryption_keys before the settings load
-(apps.core.standalone_env).
+(apps.site.standalone_env).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from apps.core.bootstrap import ADMIN_USERNAME, DemoBootstrap, demo_bootstrap
-from apps.core.embedded_redis import RedisUnavailable, redis_answers, redis_server_argv, redis_server_binary
-from apps.core.supervisor import ChildExited, StopRequested, Supervisor
+from apps.site.bootstrap import ADMIN_USERNAME, DemoBootstrap, demo_bootstrap
+from apps.site.embedded_redis import RedisUnavailable, redis_answers, redis_server_argv, redis_server_binary
+from apps.site.supervisor import ChildExited, StopRequested, Supervisor
 
 WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
 WEB_START_TIMEOUT = 120.0

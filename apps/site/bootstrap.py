@@ -19,8 +19,10 @@ from apps.accounts.models import Membership, Organization
 from apps.accounts.roles import Role
 from apps.accounts.services import member_set, organization_create
 from apps.audit.services import audit_record
+from apps.credentials.services import credential_create
 from apps.inventory.models import Connection, Host
 from apps.inventory.services import host_create
+from apps.workflows.services import examples_load
 
 DEMO_ORGANIZATION_SLUG = "demo"
 DEMO_ORGANIZATION_NAME = "Demo"
@@ -78,9 +80,6 @@ def _admin_ensure(password: str | None, created: list[str]) -> tuple[AbstractBas
 
 def _examples_load(organization: Organization, actor: AbstractBaseUser, created: list[str]) -> None:
     """The bundled example workflows, and the vault credential the rotation example leases."""
-    from apps.credentials.services import credential_create
-    from apps.workflows.services import examples_load
-
     credential_create(organization=organization, actor=actor, name=DEMO_CREDENTIAL, kind="password",
                       username="db_admin", secret=_generate_password(24))
     definitions = examples_load(organization=organization, actor=actor)
