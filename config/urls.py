@@ -20,7 +20,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("inventory/", include("apps.inventory.urls")),
     path("audit/", include("apps.audit.urls")),
-    path("instances/", include("apps.engine.urls")),
+    path("", include("apps.engine.urls")),  # instances/ and workflows/<id>/run/
     path("workflows/", include("apps.workflows.urls")),
     path("approvals/", include("apps.approvals.urls")),
     path("automation/", include("apps.automation.urls")),

@@ -1,10 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from apps.engine import control_views, views
 
 app_name = "engine"
 
-urlpatterns = [
+instance_patterns = [
     path("", views.instance_list_view, name="instance-list"),
     path("<int:instance_id>/", views.instance_detail_view, name="instance-detail"),
     path("<int:instance_id>/live/", views.instance_live_view, name="instance-live"),
@@ -18,4 +18,10 @@ urlpatterns = [
     path("<int:instance_id>/steps/<str:step_id>/skip/", control_views.step_skip_view, name="step-skip"),
     path("run/", views.run_choose_view, name="run-choose"),
     path("run/hosts/", views.run_hosts_view, name="run-hosts"),
+]
+
+urlpatterns = [
+    path("instances/", include(instance_patterns)),
+    # The run page starts an instance of a definition, so it is addressed from the definition.
+    path("workflows/<int:definition_id>/run/", views.run_view, name="run"),
 ]

@@ -175,7 +175,7 @@ def run_choose_view(request: HttpRequest, organization: Organization) -> HttpRes
     workflow = request.GET.get("workflow", "")
     if workflow:
         definition = definition_get(organization=organization, definition_id=workflow)
-        return redirect("workflows:run", definition_id=definition.pk)
+        return redirect("engine:run", definition_id=definition.pk)
     return render(request, "engine/run_choose.html", {"definitions": definition_choices(organization=organization)})
 
 

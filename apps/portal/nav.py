@@ -26,6 +26,8 @@ class NavItem:
     # A count shown next to the label (what waits for the user there), and what it counts.
     badge: Callable[[HttpRequest, Organization], int] | None = None
     badge_label: str = ""
+    # Pages of another namespace that belong to this section ("<namespace>:<name>").
+    pages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ def _approvals_awaiting(request: HttpRequest, organization: Organization) -> int
 
 
 NAV: tuple[NavItem, ...] = (
-    NavItem("Workflows", "workflows:definition-list", Perm.WORKFLOWS_VIEW),
+    # The run page is the engine's, addressed from its definition (/workflows/<id>/run/).
+    NavItem("Workflows", "workflows:definition-list", Perm.WORKFLOWS_VIEW, pages=("engine:run",)),
     NavItem("Instances", "engine:instance-list", Perm.WORKFLOWS_VIEW),
     NavItem("Approvals", "approvals:inbox", Perm.WORKFLOWS_VIEW, badge=_approvals_awaiting,
             badge_label="waiting for your answer"),
@@ -59,6 +62,8 @@ def nav_entries(
 ) -> list[NavEntry]:
     match = getattr(request, "resolver_match", None)
     current_namespace = match.namespace if match else ""
+    view_name = match.view_name if match else ""
+    owner = next((item for item in items if view_name in item.pages), None)
     entries = []
     for item in items:
         try:
@@ -68,7 +73,7 @@ def nav_entries(
         if item.perm and not user_has_perm(user=request.user, organization=organization, perm=item.perm):
             continue
         namespace = item.url_name.rpartition(":")[0]
+        current = item is owner if owner else namespace == current_namespace
         badge = item.badge(request, organization) if item.badge else 0
-        entries.append(NavEntry(label=item.label, url=url, current=namespace == current_namespace, badge=badge,
-                                badge_label=item.badge_label))
+        entries.append(NavEntry(label=item.label, url=url, current=current, badge=badge, badge_label=item.badge_label))
     return entries

@@ -1,6 +1,5 @@
 from django.urls import path
 
-from apps.engine import views as engine_views
 from apps.workflows import views
 
 app_name = "workflows"
@@ -21,6 +20,4 @@ urlpatterns = [
          name="definition-deactivate"),
     path("<int:definition_id>/activate/", views.definition_flags_view, {"change": "activate"},
          name="definition-activate"),
-    # The run page belongs to the engine's views; it is addressed from the definition.
-    path("<int:definition_id>/run/", engine_views.run_view, name="run"),
 ]

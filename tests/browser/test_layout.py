@@ -116,7 +116,7 @@ def pages(data: dict) -> dict[str, str]:
         "workflows": reverse("workflows:definition-list"),
         "workflow-editor": reverse("workflows:definition-edit", args=[data["definition"].pk]),
         "workflow-new-visual": reverse("workflows:definition-new") + "?mode=visual",
-        "workflow-run": reverse("workflows:run", args=[data["definition"].pk]),
+        "workflow-run": reverse("engine:run", args=[data["definition"].pk]),
         "instances": reverse("engine:instance-list"),
         "run-choose": reverse("engine:run-choose"),
         "run-page": reverse("engine:instance-detail", args=[data["run"].pk]),

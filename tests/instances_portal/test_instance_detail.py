@@ -188,7 +188,7 @@ def test_run_again_only_for_those_who_may_run(client, operator, viewer, run):
     assert "Run again" not in client.get(detail_url(run)).content.decode()
     client.force_login(operator)
     html = client.get(detail_url(run)).content.decode()
-    assert f'href="{reverse("workflows:run", args=[run.definition_id])}">Run again</a>' in html
+    assert f'href="{reverse("engine:run", args=[run.definition_id])}">Run again</a>' in html
 
 
 def test_the_run_page_links_to_its_workflow_definition(logged_in, run, org):

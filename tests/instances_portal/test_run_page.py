@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def run_url(definition) -> str:
-    return reverse("workflows:run", args=[definition.pk])
+    return reverse("engine:run", args=[definition.pk])
 
 
 @pytest.fixture
@@ -263,3 +263,13 @@ def test_run_choose_lists_workflows_and_redirects(logged_in, org, definition):
     response = logged_in.get(reverse("engine:run-choose"), {"workflow": definition.pk})
     assert response.status_code == 302
     assert response["Location"] == run_url(definition)
+
+
+def test_the_run_page_keeps_its_url_and_belongs_to_the_workflows_section(logged_in, definition):
+    """The run page is the engine's (issue 14) but is addressed from its definition, at the
+    same URL, and the navigation shows it under Workflows, as before."""
+    url = f"/workflows/{definition.pk}/run/"
+    assert run_url(definition) == url
+    html = logged_in.get(url).content.decode()
+    assert f'<a href="{reverse("workflows:definition-list")}" aria-current="page">Workflows</a>' in html
+    assert f'<a href="{reverse("engine:instance-list")}">Instances</a>' in html

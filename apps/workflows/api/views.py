@@ -9,14 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.api.viewsets import OrgScopedViewSet
-from apps.accounts.authentication import TokenAuthentication
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.core.api import validated
-from apps.engine.api.serializers import InstanceOutput, RunInput
-from apps.engine.models import Trigger
-from apps.engine.selectors import instance_detail
-from apps.engine.services import instance_start
 from apps.workflows.api.serializers import (
     CloneInput,
     EmptyInput,
@@ -64,8 +59,6 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
         "clone": Perm.WORKFLOWS_CREATE,
         "import_definition": Perm.WORKFLOWS_CREATE,
         "simulate": Perm.WORKFLOWS_EXECUTE,
-        # `run/` (DESIGN §6) is the engine's action on this viewset: it needs workflows.execute.
-        "run": Perm.WORKFLOWS_EXECUTE,
         "versions": Perm.WORKFLOWS_VIEW,
         "version_detail": Perm.WORKFLOWS_VIEW,
         "export": Perm.WORKFLOWS_VIEW,
@@ -135,17 +128,6 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScope
         data = validated(SimulateInput, request.data)
         report = definition_simulate(definition=definition, organization=self.organization, **data)
         return Response(report)
-
-    @extend_schema(request=RunInput, responses={201: InstanceOutput})
-    @action(detail=True, methods=["post"], filter_backends=[])
-    def run(self, request: Request, pk: str | None = None) -> Response:
-        definition = self.get_object()
-        data = validated(RunInput, request.data)
-        via_token = isinstance(request.successful_authenticator, TokenAuthentication)
-        trigger = Trigger.API if via_token else Trigger.MANUAL
-        instance = instance_start(definition=definition, actor=request.user, trigger=trigger, **data)
-        instance = instance_detail(organization=self.organization).get(pk=instance.pk)
-        return Response(InstanceOutput(instance).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=VersionOutput(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])
