@@ -35,7 +35,7 @@ from apps.engine.states import (
     save_fields,
     step_transition,
 )
-from apps.steps.registry import step_type
+from apps.engine.step_types.registry import execution
 
 logger = logging.getLogger(__name__)
 # A definition has at most a few hundred steps; more passes than this is a bug looping.
@@ -151,15 +151,19 @@ class Engine:
         step.error_class = step.error_message = ""
         step.started_at = timezone.now()  # before start(): a fan-out creates its jobs in there
         save_fields(step, ["attempt", "error_class", "error_message", "started_at"])
-        outcome = step_type(step.step_type).start(self.handler_run(step))
+        outcome = execution(step.step_type).start(self.handler_run(step))
         self.apply(step, outcome)
         return True
 
     def poll_step(self, step: StepExecution) -> bool:
-        outcome = step_type(step.step_type).on_event(self.handler_run(step))
+        outcome = execution(step.step_type).on_event(self.handler_run(step))
         if outcome is None:
             return False
         return self.apply(step, outcome)
+
+    def stop_step(self, step: StepExecution, mode: str) -> None:
+        """Stop the step's side effects (`mode`: queued|standard|term|kill); its status is the caller's."""
+        execution(step.step_type).stop(self.handler_run(step), mode)
 
     # --- applying an outcome ------------------------------------------------------------
     def apply(self, step: StepExecution, outcome: Outcome) -> bool:

@@ -26,7 +26,6 @@ CLEANUP_BRANCH = "__cleanup__"
 def cancel_progress(engine: Engine) -> None:
     from apps.engine.lifecycle import finish, has_running_work
     from apps.jobs.services import jobs_request_stop
-    from apps.steps.registry import step_type
 
     instance = engine.instance
     mode = {
@@ -42,10 +41,10 @@ def cancel_progress(engine: Engine) -> None:
             continue
         if step.status == StepStatus.RUNNING and mode == "standard" and step.step_type in ("command", "script"):
             # running jobs finish on their own; only the not-yet-started ones are dropped
-            step_type(step.step_type).stop(engine.handler_run(step), "queued")
+            engine.stop_step(step, "queued")
             engine.poll_step(step)
             continue
-        step_type(step.step_type).stop(engine.handler_run(step), mode)
+        engine.stop_step(step, mode)
         step_transition(step, StepStatus.CANCELED)
     if cleanup_started or any(s.branch == CLEANUP_BRANCH and s.status in STEP_ACTIVE for s in engine.steps.values()):
         engine.step_loop(branch=CLEANUP_BRANCH)

@@ -13,8 +13,8 @@ from typing import Any
 
 from apps.engine.context import Context, build_context
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import render
 from apps.engine.models import StepExecution
+from apps.engine.step_types.base import render
 from apps.jobs.executors.base import JobSpec, JobSpecError
 from apps.steps.templating import context_names
 

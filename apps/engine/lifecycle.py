@@ -25,6 +25,7 @@ from apps.engine.states import (
     instance_transition,
     step_transition,
 )
+from apps.steps.registry import step_type
 
 if TYPE_CHECKING:
     from apps.engine.advance import Engine
@@ -90,8 +91,6 @@ def instance_has_active_work(instance: WorkflowInstance) -> bool:
 
 
 def successors(spec: dict[str, Any]) -> list[str]:
-    from apps.steps.registry import step_type
-
     return [edge for edge in step_type(spec["type"]).next_ids(spec) if edge]
 
 
@@ -129,11 +128,9 @@ def mark_unreachable(engine: Engine, step: StepExecution, *, spared: list[str] |
 
 def stop_active_steps(engine: Engine, *, mode: str) -> None:
     """Stop every active step's side effects and mark it canceled."""
-    from apps.steps.registry import step_type
-
     for step in list(engine.steps.values()):
         if step.status in STEP_ACTIVE:
-            step_type(step.step_type).stop(engine.handler_run(step), mode)
+            engine.stop_step(step, mode)
             step_transition(step, StepStatus.CANCELED)
 
 

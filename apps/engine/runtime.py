@@ -1,9 +1,9 @@
 """What a step type's engine half sees and returns.
 
-Each step module in the catalogue implements `start(run) -> Outcome` (the step became
-active) and `on_event(run) -> Outcome | None` (something may have changed: a job ended, a
-timer fired, an approval was answered, a child finished), and `stop(run, mode)` to stop
-its side effects. Both run inside `advance`'s transaction with the instance row locked;
+Each step type's engine half (apps.engine.step_types) implements `start(run) -> Outcome`
+(the step became active) and `on_event(run) -> Outcome | None` (something may have
+changed: a job ended, a timer fired, an approval was answered, a child finished), and
+`stop(run, mode)` to stop its side effects. Both run inside `advance`'s transaction with the instance row locked;
 anything that must leave the process (Celery, e-mail, HTTP) is scheduled on commit.
 """
 

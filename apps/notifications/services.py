@@ -8,10 +8,10 @@ import logging
 from django.db import transaction
 
 from apps.core import wake
-from apps.engine.handlers.base import render
 from apps.engine.locks import instance_lock_by_id, step_lock_by_id
 from apps.engine.models import StepExecution
 from apps.engine.states import StepStatus
+from apps.engine.step_types.base import render
 from apps.notifications.senders import Delivery, deliver
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.engine.handlers.approval import ApprovalExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import Key, SchemaStep, config_of, step_ref
 
@@ -17,7 +16,7 @@ GROUP_PREFIX = "group:"
 MAX_WAIT_SECONDS = 90 * 24 * 3600
 
 
-class ApprovalStep(ApprovalExecution, SchemaStep):
+class ApprovalStep(SchemaStep):
     type_name = "approval"
     config_schema = {
         "approvers": Key((list,), items=(str,), allow_blank=False, max_items=200),

@@ -1,17 +1,15 @@
-"""The interface every step type implements.
+"""The interface every step type implements: its authoring half (validation, graph edges,
+templates, simulation), which is pure and sees plain data only.
 
-Authoring half (validation, graph edges, templates, simulation) is pure: it sees plain
-data only. Execution half (`start`, `on_event`, `stop`) runs inside the engine's advance
-pass with the instance row locked; see `apps.engine.runtime` for `StepRun` and `Outcome`.
+The execution half (`start`, `on_event`, `stop`) is the engine's, in
+`apps.engine.step_types` with its own registry: authoring never loads the engine
+(DESIGN §1), and the engine imports this catalogue, one way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
-
-if TYPE_CHECKING:
-    from apps.engine.runtime import Outcome, StepRun
+from typing import Any, ClassVar, Protocol
 
 
 @dataclass(frozen=True)
@@ -87,13 +85,3 @@ class StepType:
         """The step's prediction; `sim` is apps.workflows.simulation.Simulation. A `next`
         key (list of step ids) overrides where the walk continues."""
         raise NotImplementedError
-
-    # --- execution (apps.engine) ----------------------------------------------------------
-    def start(self, run: StepRun) -> Outcome:
-        raise NotImplementedError(f"{self.type_name} cannot be executed")
-
-    def on_event(self, run: StepRun) -> Outcome | None:
-        return None
-
-    def stop(self, run: StepRun, mode: str) -> None:
-        """Stop side effects; `mode` is queued|standard|term|kill."""

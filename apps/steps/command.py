@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from apps.engine.handlers.fanout import FanoutExecution
 from apps.steps.fanout import FanoutStep
 from apps.steps.schema import Key
 
 
-class CommandStep(FanoutExecution, FanoutStep):
+class CommandStep(FanoutStep):
     type_name = "command"
     text_key = "command"
     config_schema = {"command": Key((str,), required=True, allow_blank=False)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.engine.handlers.inline import ConditionalExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import Key, SchemaStep, check_object, config_of, step_ref
 from apps.steps.templating import TemplateError
@@ -21,7 +20,7 @@ def _branches(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [b for b in branches if isinstance(b, dict)] if isinstance(branches, list) else []
 
 
-class ConditionalStep(ConditionalExecution, SchemaStep):
+class ConditionalStep(SchemaStep):
     type_name = "conditional"
     config_schema = {
         "branches": Key((list,), required=True, items=(dict,), min_items=1, max_items=50),

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from apps.engine.handlers.inline import DelayExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import Key, SchemaStep, config_of
 from apps.steps.templating import is_template
@@ -14,7 +13,7 @@ from apps.steps.templating import is_template
 MAX_DELAY_SECONDS = 90 * 24 * 3600
 
 
-class DelayStep(DelayExecution, SchemaStep):
+class DelayStep(SchemaStep):
     type_name = "delay"
     config_schema = {
         "seconds": Key((int, float), min_value=0, max_value=MAX_DELAY_SECONDS),

@@ -8,7 +8,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from apps.engine.handlers.notification import NotificationExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import Key, SchemaStep, config_of
 from apps.steps.templating import is_template
@@ -18,7 +17,7 @@ CHANNELS = ("email", "webhook", "slack")
 CHANNEL_KEYS = {"to": ("email",), "url": ("webhook", "slack"), "payload": ("webhook",), "secret": ("webhook",)}
 
 
-class NotificationStep(NotificationExecution, SchemaStep):
+class NotificationStep(SchemaStep):
     type_name = "notification"
     config_schema = {
         "channel": Key((str,), required=True, choices=CHANNELS),

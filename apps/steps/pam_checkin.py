@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.engine.handlers.inline import PamCheckinExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import Key, SchemaStep, config_of, step_ref
 
 
-class PamCheckinStep(PamCheckinExecution, SchemaStep):
+class PamCheckinStep(SchemaStep):
     type_name = "pam_checkin"
     config_schema = {"checkout": Key((str,), required=True, allow_blank=False)}
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.engine.handlers.inline import PamCheckoutExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import IDENTIFIER, Key, SchemaStep, config_of
 
 MAX_TTL_SECONDS = 7 * 24 * 3600
 
 
-class PamCheckoutStep(PamCheckoutExecution, SchemaStep):
+class PamCheckoutStep(SchemaStep):
     type_name = "pam_checkout"
     config_schema = {
         "credential": Key((str, int), required=True, allow_blank=False, max_length=200),

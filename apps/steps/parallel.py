@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.engine.handlers.parallel import ParallelExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import Key, SchemaStep, config_of, step_ref
 
@@ -18,7 +17,7 @@ def branch_roots(spec: dict[str, Any]) -> list[str]:
     return [b for b in branches if isinstance(b, str)] if isinstance(branches, list) else []
 
 
-class ParallelStep(ParallelExecution, SchemaStep):
+class ParallelStep(SchemaStep):
     type_name = "parallel"
     config_schema = {
         "branches": Key((list,), required=True, items=(str,), allow_blank=False, min_items=1, max_items=50),

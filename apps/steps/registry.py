@@ -29,7 +29,7 @@ class UnknownStepType(LookupError):
 
 
 def step_type(name: str) -> StepType:
-    """The step type called `name`; modules load on first use (they may import the engine)."""
+    """The step type called `name`; modules load on first use."""
     try:
         return _loaded[name]
     except KeyError:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from apps.engine.handlers.fanout import FanoutExecution
 from apps.steps.fanout import FanoutStep
 from apps.steps.schema import Key
 
 INTERPRETERS = ("bash", "sh", "python")
 
 
-class ScriptStep(FanoutExecution, FanoutStep):
+class ScriptStep(FanoutStep):
     type_name = "script"
     text_key = "body"
     config_schema = {

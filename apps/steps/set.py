@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.engine.handlers.inline import SetExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import IDENTIFIER, Key, SchemaStep, config_of
 
@@ -16,7 +15,7 @@ def assigned_names(spec: dict[str, Any]) -> set[str]:
     return {name for name in values if IDENTIFIER.match(name)} if isinstance(values, dict) else set()
 
 
-class SetStep(SetExecution, SchemaStep):
+class SetStep(SchemaStep):
     type_name = "set"
     config_schema = {"variables": Key((dict,), required=True)}
     templated = ("variables",)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.engine.handlers.child import ChildWorkflowExecution
 from apps.steps.base import Issue, ValidationContext
 from apps.steps.schema import Key, SchemaStep, config_of
 
 MAX_BATCH_SIZE = 10_000
 
 
-class WorkflowStep(ChildWorkflowExecution, SchemaStep):
+class WorkflowStep(SchemaStep):
     type_name = "workflow"
     config_schema = {
         "workflow": Key((str, int), required=True, allow_blank=False, max_length=200),

@@ -6,10 +6,10 @@ to children, never up."""
 from __future__ import annotations
 
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import Execution, render, template_error
 from apps.engine.models import Trigger, WorkflowInstance
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import INSTANCE_TERMINAL, InstanceStatus
+from apps.engine.step_types.base import Execution, render, template_error
 
 
 class ChildWorkflowExecution(Execution):

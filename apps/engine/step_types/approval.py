@@ -7,11 +7,11 @@ from datetime import timedelta
 from apps.approvals.models import ApprovalStatus
 from apps.approvals.services import approval_cancel_for_step, approval_create, approval_for_step
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import Execution, render, template_error
 from apps.engine.lifecycle import timer_add
 from apps.engine.models import TimerKind
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import PauseReason, StepStatus
+from apps.engine.step_types.base import Execution, render, template_error
 
 
 class ApprovalExecution(Execution):

@@ -12,8 +12,8 @@ from typing import Any
 from django.db.models import Count
 
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import Execution
 from apps.engine.runtime import Outcome, StepRun
+from apps.engine.step_types.base import Execution
 from apps.jobs.dispatch import jobs_cancel_queued, jobs_create
 from apps.jobs.models import JOB_ACTIVE, Job, JobStatus
 from apps.steps.fanout import canary_size

@@ -10,11 +10,11 @@ from django.utils.dateparse import parse_datetime
 
 from apps.engine.context import decrypt_sensitive, encrypt_sensitive, sensitive_names
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import Execution, evaluate, render, template_error
 from apps.engine.lifecycle import timer_add
 from apps.engine.models import PamSession, Timer, TimerKind
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import PauseReason, save_fields
+from apps.engine.step_types.base import Execution, evaluate, render, template_error
 from apps.jobs.redaction import MASK, Masker
 
 

@@ -8,10 +8,10 @@ when its last step ended well (a failure routed by on_failure counts as handled)
 from __future__ import annotations
 
 from apps.engine.errors import ErrorClass
-from apps.engine.handlers.base import Execution
 from apps.engine.models import StepExecution
 from apps.engine.runtime import Outcome, StepRun
 from apps.engine.states import STEP_ACTIVE, STEP_OK, StepStatus, step_transition
+from apps.engine.step_types.base import Execution
 
 
 def branch_steps(run: StepRun, branch: str) -> list[StepExecution]:
@@ -57,10 +57,8 @@ class ParallelExecution(Execution):
         self.stop_branches(run, mode=mode, keep=None)
 
     def stop_branches(self, run: StepRun, *, mode: str, keep: str | None) -> None:
-        from apps.steps.registry import step_type
-
         for step in run.engine.step_list():
             if step.parallel_id != run.step.step_id or step.branch == keep or step.status not in STEP_ACTIVE:
                 continue
-            step_type(step.step_type).stop(run.engine.handler_run(step), mode)
+            run.engine.stop_step(step, mode)
             step_transition(step, StepStatus.CANCELED)

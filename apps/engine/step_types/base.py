@@ -4,12 +4,11 @@ from typing import Any
 
 from apps.engine.errors import ErrorClass
 from apps.engine.runtime import Outcome, StepRun
+from apps.steps.templating import evaluate_expression, render_template
 
 
 def render(value: Any, context: dict[str, Any]) -> Any:
     """Render every string inside `value` (dicts and lists walked) with the sandbox."""
-    from apps.steps.templating import render_template
-
     if isinstance(value, str):
         return render_template(value, context)
     if isinstance(value, dict):
@@ -20,8 +19,6 @@ def render(value: Any, context: dict[str, Any]) -> Any:
 
 
 def evaluate(expression: str, context: dict[str, Any]) -> Any:
-    from apps.steps.templating import evaluate_expression
-
     return evaluate_expression(expression, context)
 
 
@@ -30,5 +27,17 @@ def template_error(run: StepRun, exc: Exception) -> Outcome:
 
 
 class Execution:
-    """The engine half of a step type, mixed into its catalogue class (apps.steps.<type>)
-    ahead of `StepType`, whose `on_event` and `stop` defaults apply when a half has none."""
+    """The engine half of a step type (its authoring half is apps.steps.<type>): registered
+    by type name in apps.engine.step_types.registry. Each runs inside the advance pass
+    with the instance row locked."""
+
+    def start(self, run: StepRun) -> Outcome:
+        raise NotImplementedError
+
+    def on_event(self, run: StepRun) -> Outcome | None:
+        """Something may have changed (a job ended, a timer fired, an approval was answered,
+        a child finished): the step's new outcome, or None while nothing did."""
+        return None
+
+    def stop(self, run: StepRun, mode: str) -> None:
+        """Stop side effects; `mode` is queued|standard|term|kill."""

@@ -6,8 +6,8 @@ from functools import partial
 
 from django.db import transaction
 
-from apps.engine.handlers.base import Execution
 from apps.engine.runtime import Outcome, StepRun
+from apps.engine.step_types.base import Execution
 
 
 class NotificationExecution(Execution):
