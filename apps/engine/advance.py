@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core import wake
+from apps.core import live, wake
 from apps.engine import events, lifecycle
 from apps.engine.cancel import CLEANUP_BRANCH
 from apps.engine.errors import should_auto_retry
@@ -77,7 +77,7 @@ class Engine:
         ]
         if (self.instance.status, self.instance.pause_reason) != self.seen_instance:
             changed.append(events.instance_event(self.instance))
-        events.publish(self.instance.pk, changed)
+        live.publish(self.instance.pk, changed)
 
     # --- reads used by step types -------------------------------------------------
     def step_list(self) -> list[StepExecution]:

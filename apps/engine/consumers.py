@@ -47,7 +47,7 @@ from django.conf import settings
 
 from apps.accounts.tenancy import scope_organization
 from apps.core.errors import ApplicationError
-from apps.engine.events import instance_group
+from apps.core.live import instance_group
 from apps.engine.live_selectors import (
     PAGE_LINES,
     instance_for_viewer,

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from apps.audit.services import audit_record
-from apps.core import wake
+from apps.core import live, wake
 from apps.core.errors import InvalidInput, TransitionNotAllowed
 from apps.engine import events
 from apps.engine.locks import children_lock, instance_lock, instance_lock_by_id
@@ -37,7 +37,7 @@ CANCEL_RANK = {InstanceStatus.CANCELING: 1, InstanceStatus.FORCE_CANCELING: 2, I
 def _changed(instance: WorkflowInstance, steps: tuple[StepExecution, ...] = ()) -> None:
     """Tell live viewers (after commit) what a control changed: the engine pass it wakes
     only publishes what that pass itself changes."""
-    events.publish(instance.pk, [*(events.step_event(step) for step in steps), events.instance_event(instance)])
+    live.publish(instance.pk, [*(events.step_event(step) for step in steps), events.instance_event(instance)])
 
 
 def instance_has_live_jobs(instance: WorkflowInstance) -> bool:

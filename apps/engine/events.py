@@ -1,34 +1,11 @@
-"""Status notifications to live viewers (DESIGN §8), sent after commit.
-
-The channel layer is only a notification path: a viewer that misses a message reloads the
-state from the API (the live-log consumer sends the current statuses on every connect),
-so a failed send is logged and dropped, never retried here.
-"""
+"""The engine's status events for live viewers (DESIGN §8): a step's and an instance's,
+sent after commit through the instance's live channel (apps.core.live)."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-from django.db import transaction
-
-
-def instance_group(instance_id: int) -> str:
-    return f"instance.{instance_id}"
-
-
-def _send(instance_id: int, events: list[dict[str, Any]]) -> None:
-    from apps.core.broadcast import group_send
-
-    if events:
-        # Not waited for: the sender thread merges a burst of events (a large fan-out's
-        # job events) into few messages and logs a failed send.
-        group_send(instance_group(instance_id), {"type": "engine.events", "events": events})
-
-
-def publish(instance_id: int, events: list[dict[str, Any]]) -> None:
-    if events:
-        transaction.on_commit(partial(_send, instance_id, events))
+from apps.core.live import publish
 
 
 def step_event(step: Any) -> dict[str, Any]:
@@ -51,19 +28,6 @@ def instance_event(instance: Any) -> dict[str, Any]:
         "pause_reason": instance.pause_reason,
         "error_class": instance.error_class,
         "finished_at": instance.finished_at.isoformat() if instance.finished_at else None,
-    }
-
-
-def job_event(job: Any) -> dict[str, Any]:
-    return {
-        "type": "job",
-        "job": job.pk,
-        "step": job.step_id,
-        "host": job.hostname,
-        "attempt": job.attempt,
-        "status": job.status,
-        "exit_code": job.exit_code,
-        "error_class": job.error_class,
     }
 
 

@@ -1,4 +1,4 @@
-"""Telling live viewers about stored log lines (DESIGN §8, issue 6 item 1).
+"""Telling live viewers about stored log lines and job statuses (DESIGN §8, issue 6 item 1).
 
 Called after commit (apps.jobs.logs.log_append's on_commit). One channel-layer message
 per append: a burst of lines is one `log.batch` of `log` messages, split only when it
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from apps.core.broadcast import group_send
-from apps.engine.events import instance_group
+from apps.core.live import instance_group
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +51,16 @@ def publish_lines(instance_id: int, lines: list[dict[str, Any]]) -> None:
             group_send(group, {"type": "log.batch", "lines": chunk}, wait=SEND_TIMEOUT_SECONDS)
     except Exception:  # the database is the source of truth; viewers backfill by seq
         logger.warning("could not publish %d log lines of instance %s", len(lines), instance_id, exc_info=True)
+
+
+def job_event(job: Any) -> dict[str, Any]:
+    return {
+        "type": "job",
+        "job": job.pk,
+        "step": job.step_id,
+        "host": job.hostname,
+        "attempt": job.attempt,
+        "status": job.status,
+        "exit_code": job.exit_code,
+        "error_class": job.error_class,
+    }

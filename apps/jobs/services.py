@@ -23,9 +23,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.core import wake
+from apps.core import live, wake
 from apps.jobs.executors.base import JobResult
 from apps.jobs.models import JOB_ACTIVE, JOB_DONE, JOB_LIVE, Job, JobStatus, StopRequest
+from apps.jobs.publish import job_event
 
 logger = logging.getLogger(__name__)
 STALE_BATCH = 500
@@ -56,9 +57,7 @@ def _engine_needed(job: Job) -> bool:
 
 def _publish_job(job: Job) -> None:
     """Tell the instance's live viewers after commit (a burst of these is merged)."""
-    from apps.engine import events
-
-    events.publish(job.instance_id, [events.job_event(job)])
+    live.publish(job.instance_id, [job_event(job)])
 
 
 def _advance_later(job: Job) -> None:

@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from apps.engine.events import instance_group
+from apps.core.live import instance_group
 from apps.jobs.logs import LogEntry, log_append, system_log
 from apps.jobs.models import LogCursor, LogLine
 from tests.jobs.conftest import in_thread_connection_closed

@@ -15,8 +15,9 @@ from channels.db import database_sync_to_async
 from django.db import connections
 from django.utils import timezone
 
+from apps.core import live
+from apps.core.live import instance_group
 from apps.engine.consumers import InstanceLogConsumer
-from apps.engine.events import instance_group
 from apps.engine.models import StepExecution, WorkflowInstance
 from apps.jobs.models import LogLine
 from tests.logs.conftest import append, play, token_for
@@ -264,4 +265,4 @@ def _finish_step(instance: WorkflowInstance) -> None:
         step.save()
         WorkflowInstance.objects.filter(pk=instance.pk).update(status="succeeded", finished_at=timezone.now())
         instance.refresh_from_db()
-        events.publish(instance.pk, [events.step_event(step), events.instance_event(instance)])
+        live.publish(instance.pk, [events.step_event(step), events.instance_event(instance)])
