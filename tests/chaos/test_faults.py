@@ -47,42 +47,39 @@ def assert_no_job_process_left(chaos: System) -> None:
     wait_until(lambda: not chaos.job_processes(), what="no job process left", timeout=10)
 
 
-def test_engine_worker_killed_mid_run(chaos: System) -> None:
-    workflow = three_steps(chaos, sleep=1)
-    ids = [chaos.run(workflow) for _ in range(10)]
-    wait_until(lambda: len([c for c in chaos.effect_counts() if c[0] in ids]) >= 5, what="runs under way")
+def kill_engine_worker(chaos: System) -> None:
     chaos.children["worker"].kill9()
     chaos.start_role("worker")
-    restarted = time.monotonic()
-
-    chaos.wait_terminal(ids, timeout=3 + RECOVERY_SECONDS + 10)
-    print(f"engine worker kill: all terminal {time.monotonic() - restarted:.1f} s after the restart")
-    assert_succeeded(chaos, ids)
-    assert_exactly_once(chaos, ids)
 
 
-def test_redis_flushed_mid_run(chaos: System) -> None:
-    workflow = three_steps(chaos, sleep=1)
-    ids = [chaos.run(workflow) for _ in range(10)]
-    wait_until(lambda: len([c for c in chaos.effect_counts() if c[0] in ids]) >= 5, what="runs under way")
+def kill_engine_pool_children(chaos: System) -> None:
+    worker = chaos.children["worker"].pid
+    children = [int(p) for p in Path(f"/proc/{worker}/task/{worker}/children").read_text().split()]
+    assert children, "the engine worker has no pool child"
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+def flush_redis(chaos: System) -> None:
     chaos.redis.client().flushdb()
-    flushed = time.monotonic()
-
-    chaos.wait_terminal(ids, timeout=3 + RECOVERY_SECONDS + 10)
-    print(f"redis flushdb: all terminal {time.monotonic() - flushed:.1f} s after the flush")
-    assert_succeeded(chaos, ids)
-    assert_exactly_once(chaos, ids)
 
 
-def test_redis_restarted_mid_run(chaos: System) -> None:
+def restart_redis(chaos: System) -> None:
+    chaos.redis.restart()  # no persistence: every queued message is gone as well
+
+
+@pytest.mark.parametrize("fault", [kill_engine_worker, kill_engine_pool_children, flush_redis, restart_redis],
+                         ids=lambda fault: fault.__name__)
+def test_runs_under_way_survive_a_lost_worker_or_lost_messages(chaos: System, fault) -> None:
     workflow = three_steps(chaos, sleep=1)
     ids = [chaos.run(workflow) for _ in range(10)]
     wait_until(lambda: len([c for c in chaos.effect_counts() if c[0] in ids]) >= 5, what="runs under way")
-    chaos.redis.restart()  # no persistence: every queued message is gone as well
-    restarted = time.monotonic()
+    fault(chaos)
+    after_fault = time.monotonic()
 
     chaos.wait_terminal(ids, timeout=3 + RECOVERY_SECONDS + 20)
-    print(f"redis restart: all terminal {time.monotonic() - restarted:.1f} s after the restart")
+    print(f"{fault.__name__}: all terminal {time.monotonic() - after_fault:.1f} s after the fault")
     assert_succeeded(chaos, ids)
     assert_exactly_once(chaos, ids)
 
@@ -102,24 +99,6 @@ def test_jobs_worker_killed_during_a_job_leaves_no_orphan(chaos: System) -> None
     assert (status, error_class) == ("failed", "WorkerLost")
     assert_no_job_process_left(chaos)
     assert chaos.effect_counts().get((pk, "a"), 0) == 0  # never touched the host after the verdict
-
-
-def test_engine_pool_child_killed_mid_run(chaos: System) -> None:
-    workflow = three_steps(chaos, sleep=1)
-    ids = [chaos.run(workflow) for _ in range(10)]
-    wait_until(lambda: len([c for c in chaos.effect_counts() if c[0] in ids]) >= 5, what="runs under way")
-    worker = chaos.children["worker"].pid
-    children = [int(p) for p in Path(f"/proc/{worker}/task/{worker}/children").read_text().split()]
-    assert children, "the engine worker has no pool child"
-    for child in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signal.SIGKILL)
-    killed = time.monotonic()
-
-    chaos.wait_terminal(ids, timeout=3 + RECOVERY_SECONDS + 10)
-    print(f"pool child kill: all terminal {time.monotonic() - killed:.1f} s after the kill")
-    assert_succeeded(chaos, ids)
-    assert_exactly_once(chaos, ids)
 
 
 def test_postgres_backends_terminated_three_times(chaos: System) -> None:
