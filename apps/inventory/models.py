@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -13,6 +14,11 @@ class Connection(models.TextChoices):
 
 
 DEFAULT_PORTS = {Connection.SSH: 22}
+
+
+class HostKeyPolicy(models.TextChoices):
+    STRICT = "strict", "Trusted keys only"
+    ACCEPT_NEW = "accept_new", "Trust the first key seen"
 
 
 class HostGroup(OrganizationOwned):
@@ -51,6 +57,10 @@ class Host(OrganizationOwned):
     vars = models.JSONField(default=dict, blank=True, validators=[validate_vars])
     labels = models.JSONField(default=list, blank=True, validators=[validate_labels])
     is_enabled = models.BooleanField(default=True)
+    # SSH (DESIGN §10): the login user (blank: the credential's), sudo, and which host keys count.
+    username = models.CharField(max_length=200, blank=True)
+    become = models.BooleanField(default=False)
+    host_key_policy = models.CharField(max_length=16, choices=HostKeyPolicy.choices, default=HostKeyPolicy.STRICT)
 
     class Meta:
         ordering = ["hostname"]
@@ -76,3 +86,34 @@ class Host(OrganizationOwned):
 
     def __str__(self) -> str:
         return self.hostname
+
+
+class HostKeyState(models.TextChoices):
+    PENDING = "pending"
+    TRUSTED = "trusted"
+    REVOKED = "revoked"
+
+
+class HostKey(OrganizationOwned):
+    """An SSH host key a host offered. Only `trusted` keys let the SSH executor in."""
+
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="host_keys")
+    algorithm = models.CharField(max_length=64)
+    # OpenSSH one-line form without the comment: "<algorithm> <base64>".
+    public_key = models.TextField()
+    fingerprint_sha256 = models.CharField(max_length=100)
+    state = models.CharField(max_length=8, choices=HostKeyState.choices, default=HostKeyState.PENDING)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    trusted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    trusted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["host_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["host", "fingerprint_sha256"], name="hostkey_unique_fingerprint"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} {self.fingerprint_sha256} ({self.state})"

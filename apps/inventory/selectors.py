@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 from apps.accounts.models import Organization
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.refs import storable_ids
-from apps.inventory.models import Host, HostGroup
+from apps.inventory.models import Host, HostGroup, HostKey, HostKeyState
 
 Ref = int | str
 
@@ -160,3 +160,21 @@ def _split(refs: Iterable[Ref]) -> tuple[list[int], list[str]]:
 def _unknown(field: str, noun: str, missing: list[str]) -> InvalidInput:
     message = f"Unknown {noun}(s) in this organization: {', '.join(missing[:20])}."
     return InvalidInput(message, code="unknown_reference", extra={"errors": {field: [message]}})
+
+
+def host_key_list(*, organization: Organization, host_id: int) -> QuerySet[HostKey]:
+    """A host's keys; an unknown or foreign host is a 404."""
+    host = host_get(organization=organization, host_id=host_id)
+    return HostKey.objects.filter(host=host).select_related("trusted_by").order_by("id")
+
+
+def host_key_get(*, organization: Organization, host_id: int, key_id: int, for_update: bool = False) -> HostKey:
+    queryset = HostKey.objects.filter(organization=organization, host_id=host_id)
+    key = (queryset.select_for_update() if for_update else queryset).filter(pk=key_id).first()
+    if key is None:
+        raise NotFound(f"Host key {key_id} was not found on host {host_id}.")
+    return key
+
+
+def host_keys_trusted(*, host_id: int) -> list[HostKey]:
+    return list(HostKey.objects.filter(host_id=host_id, state=HostKeyState.TRUSTED).order_by("id"))

@@ -12,24 +12,30 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
 from apps.accounts.models import Organization
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.credentials.models import Credential
 from apps.credentials.selectors import credential_get
-from apps.inventory.models import DEFAULT_PORTS, Host, HostGroup
+from apps.inventory.models import DEFAULT_PORTS, Connection, Host, HostGroup, HostKey, HostKeyPolicy, HostKeyState
 from apps.inventory.selectors import (
     Ref,
     host_get,
     host_group_get,
     host_groups_resolve,
     host_hostname_taken,
+    host_key_get,
     hosts_resolve,
 )
+from apps.inventory.ssh_keys import OfferedKey, scan_host_key, ssh_address
 from apps.inventory.validators import normalize_labels, validate_labels, validate_vars
 
-HOST_FIELDS = ("hostname", "primary_ip", "os", "connection", "port", "vars", "labels", "is_enabled")
+HOST_FIELDS = (
+    "hostname", "primary_ip", "os", "connection", "port", "vars", "labels", "is_enabled",
+    "username", "become", "host_key_policy",
+)
 GROUP_FIELDS = ("name", "description", "vars")
 _UNSET: Any = object()
 
@@ -136,6 +142,78 @@ def host_group_delete(*, organization: Organization, group_id: int, actor: Abstr
     group.delete()
 
 
+def host_key_scan(*, organization: Organization, host_id: int, actor: AbstractBaseUser | None) -> HostKey:
+    """Connect to the host and record the key it offers (pending unless already known).
+    The connection is made outside any transaction: no row stays locked while we wait."""
+    host = host_get(organization=organization, host_id=host_id)
+    if host.connection != Connection.SSH:
+        raise Conflict(f"Host '{host.hostname}' is not reached over SSH.", code="not_ssh")
+    offered = scan_host_key(ssh_address(host), host.port or DEFAULT_PORTS[Connection.SSH])
+    return host_key_record(host_id=host.pk, offered=offered, actor=actor)
+
+
+@transaction.atomic
+def host_key_record(*, host_id: int, offered: OfferedKey, actor: AbstractBaseUser | None = None) -> HostKey:
+    """A key the host offered, as `pending` when first seen; a known key keeps its state."""
+    host = Host.objects.select_for_update().get(pk=host_id)
+    key, created = HostKey.objects.get_or_create(
+        host=host, fingerprint_sha256=offered.fingerprint_sha256,
+        defaults={"organization_id": host.organization_id, "algorithm": offered.algorithm,
+                  "public_key": offered.public_key},
+    )
+    if created:
+        audit_record(actor=actor, action="host_key.seen", target=key, data=_key_audit(key))
+    return key
+
+
+@transaction.atomic
+def host_key_accept_new(*, host_id: int, offered: OfferedKey) -> HostKey | None:
+    """`accept_new` (like OpenSSH's accept-new): trust the offered key if the host trusts
+    no key yet and this one was never revoked; None otherwise (the caller fails closed)."""
+    host = Host.objects.select_for_update().get(pk=host_id)
+    if host.host_key_policy != HostKeyPolicy.ACCEPT_NEW or host.host_keys.filter(state=HostKeyState.TRUSTED).exists():
+        return None
+    key = host_key_record(host_id=host_id, offered=offered)
+    if key.state == HostKeyState.REVOKED:
+        return None
+    key.state, key.trusted_at, key.trusted_by = HostKeyState.TRUSTED, timezone.now(), None
+    key.save(update_fields=["state", "trusted_at", "trusted_by", "updated_at"])
+    audit_record(actor=None, action="host_key.accept_new", target=key, data=_key_audit(key))
+    return key
+
+
+@transaction.atomic
+def host_key_trust(*, organization: Organization, host_id: int, key_id: int, actor: AbstractBaseUser | None) -> HostKey:
+    return _host_key_set(organization, host_id, key_id, actor, HostKeyState.TRUSTED)
+
+
+@transaction.atomic
+def host_key_revoke(
+    *, organization: Organization, host_id: int, key_id: int, actor: AbstractBaseUser | None
+) -> HostKey:
+    return _host_key_set(organization, host_id, key_id, actor, HostKeyState.REVOKED)
+
+
+def _host_key_set(organization: Organization, host_id: int, key_id: int, actor: AbstractBaseUser | None,
+                  state: HostKeyState) -> HostKey:
+    host_get(organization=organization, host_id=host_id, for_update=True)  # host before its keys
+    key = host_key_get(organization=organization, host_id=host_id, key_id=key_id, for_update=True)
+    if key.state == state:
+        return key  # a repeated click changes nothing and writes no second event
+    key.state = state
+    if state == HostKeyState.TRUSTED:
+        key.trusted_by, key.trusted_at = actor, timezone.now()
+    key.save(update_fields=["state", "trusted_by", "trusted_at", "updated_at"])
+    action = "host_key.trust" if state == HostKeyState.TRUSTED else "host_key.revoke"
+    audit_record(actor=actor, action=action, target=key, data=_key_audit(key))
+    return key
+
+
+def _key_audit(key: HostKey) -> dict[str, Any]:
+    return {"host": key.host_id, "algorithm": key.algorithm, "fingerprint_sha256": key.fingerprint_sha256,
+            "state": key.state}
+
+
 def _credential_for_host(organization: Organization, credential: int | Credential | None) -> Credential | None:
     if credential is None:
         return None
@@ -226,6 +304,9 @@ def _host_audit(host: Host) -> dict[str, Any]:
         "vars_keys": sorted(host.vars),
         "labels": list(host.labels),
         "is_enabled": host.is_enabled,
+        "username": host.username,
+        "become": host.become,
+        "host_key_policy": host.host_key_policy,
     }
 
 

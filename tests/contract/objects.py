@@ -37,6 +37,15 @@ def _host(org: Organization) -> dict[str, str]:
     return {"id": str(host_create(organization=org, actor=None, hostname=f"host-{org.slug}-{next(_serial)}").pk)}
 
 
+def _host_key(org: Organization) -> dict[str, str]:
+    from apps.inventory.services import host_create, host_key_record
+    from apps.inventory.ssh_keys import OfferedKey
+
+    host = host_create(organization=org, actor=None, hostname=f"host-{org.slug}-{next(_serial)}")
+    key = host_key_record(host_id=host.pk, offered=OfferedKey("ssh-ed25519", "ssh-ed25519 AAAA", f"SHA256:{host.pk}"))
+    return {"id": str(host.pk), "key_id": str(key.pk)}
+
+
 def _host_group(org: Organization) -> dict[str, str]:
     from apps.inventory.services import host_group_create
 
@@ -98,6 +107,10 @@ MAKERS: dict[str, Maker] = {
     "/api/credentials/{id}/": _credential,
     "/api/host-groups/{id}/": _host_group,
     "/api/hosts/{id}/": _host,
+    "/api/hosts/{id}/host-keys/": _host,
+    "/api/hosts/{id}/host-keys/{key_id}/revoke/": _host_key,
+    "/api/hosts/{id}/host-keys/{key_id}/trust/": _host_key,
+    "/api/hosts/{id}/scan-host-key/": _host,
     "/api/instances/{id}/": _instance,
     "/api/instances/{id}/cancel/": _instance,
     "/api/instances/{id}/history/": _instance,

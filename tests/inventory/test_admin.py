@@ -20,7 +20,8 @@ def admin_browser(client, superuser):
 
 def _host_form(org, **overrides):
     return {"organization": org.pk, "hostname": "web-01", "primary_ip": "", "os": "", "connection": "ssh",
-            "port": "", "vars": "{}", "labels": "[]", "is_enabled": "on", "credential": "", **overrides}
+            "port": "", "vars": "{}", "labels": "[]", "is_enabled": "on", "credential": "",
+            "username": "", "host_key_policy": "strict", **overrides}
 
 
 def test_changelists_and_add_pages_render(admin_browser, org):

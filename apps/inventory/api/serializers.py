@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api import StrictSerializerMixin
-from apps.inventory.models import Connection, Host, HostGroup
+from apps.inventory.models import Connection, Host, HostGroup, HostKey, HostKeyPolicy
 from apps.inventory.validators import MAX_LABEL_LENGTH, MAX_LABELS, validate_hostname, validate_vars
 
 
@@ -52,6 +52,11 @@ class HostInput(StrictSerializerMixin, serializers.Serializer):
         child=serializers.CharField(max_length=MAX_LABEL_LENGTH), max_length=MAX_LABELS, default=list
     )
     is_enabled = serializers.BooleanField(default=True)
+    username = serializers.CharField(
+        max_length=200, allow_blank=True, default="", help_text="SSH login user; blank: the credential's."
+    )
+    become = serializers.BooleanField(default=False, help_text="Run under sudo (its password goes on stdin).")
+    host_key_policy = serializers.ChoiceField(choices=HostKeyPolicy.choices, default=HostKeyPolicy.STRICT)
 
 
 class HostOutput(serializers.ModelSerializer):
@@ -63,7 +68,8 @@ class HostOutput(serializers.ModelSerializer):
         model = Host
         fields = [
             "id", "hostname", "primary_ip", "os", "connection", "port", "credential", "credential_name",
-            "groups", "group_names", "vars", "labels", "is_enabled", "created_at", "updated_at",
+            "groups", "group_names", "vars", "labels", "is_enabled", "username", "become", "host_key_policy",
+            "created_at", "updated_at",
         ]
 
     def get_group_names(self, obj: Host) -> list[str]:
@@ -89,3 +95,15 @@ class HostGroupOutput(serializers.ModelSerializer):
 
     def get_host_count(self, obj: HostGroup) -> int:
         return len(obj.hosts.all())
+
+
+class EmptyInput(StrictSerializerMixin, serializers.Serializer):
+    """No fields: a body, if any, must be an empty JSON object."""
+
+
+class HostKeyOutput(serializers.ModelSerializer):
+    trusted_by = serializers.CharField(source="trusted_by.username", default=None, read_only=True)
+
+    class Meta:
+        model = HostKey
+        fields = ["id", "algorithm", "fingerprint_sha256", "state", "first_seen", "trusted_by", "trusted_at"]

@@ -2,6 +2,7 @@ from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
+from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,16 +11,26 @@ from apps.accounts.api.viewsets import OrgScopedViewSet
 from apps.accounts.models import Organization
 from apps.accounts.roles import Perm
 from apps.core.api import validated
-from apps.inventory.api.serializers import HostGroupInput, HostGroupOutput, HostInput, HostOutput
+from apps.inventory.api.serializers import (
+    EmptyInput,
+    HostGroupInput,
+    HostGroupOutput,
+    HostInput,
+    HostKeyOutput,
+    HostOutput,
+)
 from apps.inventory.filters import HostFilter, HostGroupFilter
 from apps.inventory.models import Host, HostGroup
-from apps.inventory.selectors import host_group_list, host_list
+from apps.inventory.selectors import host_group_list, host_key_list, host_list
 from apps.inventory.services import (
     host_create,
     host_delete,
     host_group_create,
     host_group_delete,
     host_group_update,
+    host_key_revoke,
+    host_key_scan,
+    host_key_trust,
     host_update,
 )
 
@@ -33,6 +44,14 @@ INVENTORY_PERMISSIONS = {
     "partial_update": Perm.SETTINGS_MANAGE,
     "destroy": Perm.SETTINGS_MANAGE,
 }
+# Host keys decide which machine a job may run on: reading them is for anyone who runs
+# workflows, trusting or revoking them for editors (DESIGN §10).
+HOST_KEY_PERMISSIONS = {
+    "host_keys": Perm.WORKFLOWS_VIEW,
+    "scan_host_key": Perm.WORKFLOWS_EDIT,
+    "trust_host_key": Perm.WORKFLOWS_EDIT,
+    "revoke_host_key": Perm.WORKFLOWS_EDIT,
+}
 
 
 class HostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
@@ -40,7 +59,7 @@ class HostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedVie
     filterset_class = HostFilter
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering_fields = ["hostname", "primary_ip", "os", "connection", "is_enabled", "created_at", "updated_at", "id"]
-    action_permissions = INVENTORY_PERMISSIONS
+    action_permissions = {**INVENTORY_PERMISSIONS, **HOST_KEY_PERMISSIONS}
 
     def scoped_queryset(self, organization: Organization) -> QuerySet[Host]:
         return host_list(organization=organization)
@@ -74,6 +93,36 @@ class HostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedVie
         host = self.get_object()
         host_delete(organization=self.organization, host_id=host.pk, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+    @extend_schema(responses=HostKeyOutput(many=True))
+    @action(detail=True, methods=["get"], url_path="host-keys", pagination_class=None, filter_backends=[])
+    def host_keys(self, request: Request, pk: str | None = None) -> Response:
+        keys = host_key_list(organization=self.organization, host_id=self.get_object().pk)
+        return Response(HostKeyOutput(keys, many=True).data)
+
+    @extend_schema(request=None, responses={201: HostKeyOutput})
+    @action(detail=True, methods=["post"], url_path="scan-host-key", filter_backends=[])
+    def scan_host_key(self, request: Request, pk: str | None = None) -> Response:
+        validated(EmptyInput, request.data)
+        key = host_key_scan(organization=self.organization, host_id=self.get_object().pk, actor=request.user)
+        return Response(HostKeyOutput(key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=HostKeyOutput)
+    @action(detail=True, methods=["post"], url_path=r"host-keys/(?P<key_id>[0-9]{1,18})/trust", filter_backends=[])
+    def trust_host_key(self, request: Request, key_id: str, pk: str | None = None) -> Response:
+        validated(EmptyInput, request.data)
+        key = host_key_trust(organization=self.organization, host_id=self.get_object().pk, key_id=int(key_id),
+                             actor=request.user)
+        return Response(HostKeyOutput(key).data)
+
+    @extend_schema(request=None, responses=HostKeyOutput)
+    @action(detail=True, methods=["post"], url_path=r"host-keys/(?P<key_id>[0-9]{1,18})/revoke", filter_backends=[])
+    def revoke_host_key(self, request: Request, key_id: str, pk: str | None = None) -> Response:
+        validated(EmptyInput, request.data)
+        key = host_key_revoke(organization=self.organization, host_id=self.get_object().pk, key_id=int(key_id),
+                              actor=request.user)
+        return Response(HostKeyOutput(key).data)
 
 
 class HostGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedViewSet):
