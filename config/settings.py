@@ -153,6 +153,9 @@ OPSFLOW_JOB_DRAINERS = env.int("OPSFLOW_JOB_DRAINERS", default=8)
 OPSFLOW_JOBS_DIR = Path(env.str("OPSFLOW_JOBS_DIR", default=str(VAR_DIR / "jobs")))
 # Timeout and kill: SIGTERM to the job's process group, SIGKILL this much later.
 OPSFLOW_KILL_GRACE_SECONDS = env.float("OPSFLOW_KILL_GRACE_SECONDS", default=5.0)
+# SSH connections a jobs worker process keeps open at most (DESIGN §10), each reused per
+# (host, user) for up to 8 sessions.
+OPSFLOW_SSH_MAX_CONCURRENCY = env.int("OPSFLOW_SSH_MAX_CONCURRENCY", default=64)
 OPSFLOW_LOG_MAX_LINE = env.int("OPSFLOW_LOG_MAX_LINE", default=16384)
 OPSFLOW_JOB_LOG_LIMIT_BYTES = env.int("OPSFLOW_JOB_LOG_LIMIT_BYTES", default=10 * 1024 * 1024)
 # A live viewer that heard nothing for this long re-reads the statuses (and the last lines)

@@ -17,7 +17,8 @@ from django.utils import timezone
 from apps.jobs.models import Job, JobStatus
 from apps.jobs.services import drainer_next_step
 
-REMOTE_CONNECTIONS = frozenset({"ssh", "agent"})
+# Connections with no executor yet: their jobs fail at once (ssh has one: executors/ssh.py).
+NO_EXECUTOR_YET = frozenset({"agent"})
 
 
 def jobs_create(
@@ -34,7 +35,7 @@ def jobs_create(
     now = timezone.now()
     rows = []
     for host in hosts:
-        remote = host.get("connection") in REMOTE_CONNECTIONS
+        remote = host.get("connection") in NO_EXECUTOR_YET
         rows.append(
             Job(
                 instance_id=step.instance_id,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.jobs.executors.base import Executor, JobResult, JobSpec, JobSpecError, OutputLine
 from apps.jobs.executors.local import LocalExecutor
+from apps.jobs.executors.ssh import SSHExecutor
 from apps.jobs.logs import job_log_append
 from apps.jobs.models import Job, JobStatus, LogStream
 from apps.jobs.services import job_finish, job_heartbeat, job_process_started, job_stop_requested
@@ -47,9 +48,11 @@ def with_database(call: Callable[..., T], *args: Any, patience: float = 0.0, wha
 
 
 def executor_for(job: Job) -> Executor:
-    """Only `local` hosts have an executor yet. Nothing ever runs on the control plane in
-    place of a remote host."""
+    """`local` and `ssh` hosts have an executor (agent: not yet). Nothing ever runs on the
+    control plane in place of a remote host."""
     connection = (job.host or {}).get("connection") or "local"
+    if connection == "ssh":
+        return SSHExecutor(job.host)
     if connection != "local":
         raise JobSpecError("ConfigError", f"no executor for {connection} yet")
     return LocalExecutor()

@@ -216,7 +216,7 @@ def test_ssh_hosts_fail_fast_with_config_error_and_nothing_runs_locally(worker, 
     assert instance.status == "failed"
     job = Job.objects.get(instance=instance)
     assert (job.status, job.error_class) == ("failed", "ConfigError")
-    assert "no executor for ssh" in job.error_message
+    assert "needs an ssh_key or password credential" in job.error_message  # no credential: never connects
     assert not LogLine.objects.filter(instance=instance, line="must-not-run-here").exists()
 
 

@@ -61,7 +61,7 @@ def test_a_failing_command_is_logged_with_its_error(make_job, step, advance_hint
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("connection", ["ssh", "agent"])
+@pytest.mark.parametrize("connection", ["agent"])
 def test_remote_hosts_fail_fast_and_nothing_runs_locally(make_job, step, advance_hints, connection):
     make_job("db-1", connection=connection)
     job = job_claim(step_execution_id=step.pk, worker="w")
@@ -73,6 +73,20 @@ def test_remote_hosts_fail_fast_and_nothing_runs_locally(make_job, step, advance
     assert finished.error_message == f"no executor for {connection} yet"
     assert built == []  # the spec (and its secrets) was never even prepared
     assert lines_of(job) == [("system", f"ConfigError: no executor for {connection} yet")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ssh_hosts_go_to_the_ssh_executor_never_to_a_local_process(make_job, step, advance_hints, tmp_path):
+    # tests/ssh runs SSH jobs against a real sshd; here: an ssh job is never run locally.
+    make_job("db-1", connection="ssh")
+    job = job_claim(step_execution_id=step.pk, worker="w")
+    marker = tmp_path / "ran-locally"
+
+    finished = run_job(job, lambda job: JobSpec(kind="command", command=f"touch {marker}"))
+
+    assert (finished.status, finished.error_class) == ("failed", "ConfigError")
+    assert finished.error_message == "The job's host no longer exists."
+    assert not marker.exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -145,7 +145,7 @@ class LocalExecutor:
                 supervision.run()
             finally:
                 supervision.ensure_gone()
-        result = self._result(spec, process.returncode, supervision, collector)
+        result = job_result(spec, process.returncode, supervision, collector)
         result.verified_stopped = not group_alive(process.pid)
         return result
 
@@ -156,25 +156,27 @@ class LocalExecutor:
         except Exception:  # recording the group is for operators; the job runs on without it
             logger.warning("could not record the process group %s of a job", pgid, exc_info=True)
 
-    def _result(self, spec: JobSpec, code: int | None, run: Supervision, collector: OutputCollector) -> JobResult:
-        exit_code = 128 - code if code is not None and code < 0 else code
-        result = JobResult(
-            status=JobStatus.SUCCEEDED,
-            exit_code=exit_code,
-            output=parse_output(collector.last_stdout),
-            log_bytes=collector.bytes_total,
-            log_truncated=collector.truncated,
-        )
-        if run.stop_mode:
-            result.status = JobStatus.CANCELED
-            result.error_message = f"Stopped on request ({run.stop_mode})."
-        elif run.timed_out:
-            result.status, result.error_class = JobStatus.TIMEOUT, "Timeout"
-            result.error_message = f"The job did not finish within its timeout of {spec.timeout_seconds} seconds."
-        elif code != 0:
-            result.status, result.error_class = JobStatus.FAILED, "NonZeroExit"
-            result.error_message = exit_message(code)
-        return result
+
+def job_result(spec: JobSpec, code: int | None, run: Supervision, collector: OutputCollector) -> JobResult:
+    """How a supervised job ended (`code`: its exit status, negative for a signal)."""
+    exit_code = 128 - code if code is not None and code < 0 else code
+    result = JobResult(
+        status=JobStatus.SUCCEEDED,
+        exit_code=exit_code,
+        output=parse_output(collector.last_stdout),
+        log_bytes=collector.bytes_total,
+        log_truncated=collector.truncated,
+    )
+    if run.stop_mode:
+        result.status = JobStatus.CANCELED
+        result.error_message = f"Stopped on request ({run.stop_mode})."
+    elif run.timed_out:
+        result.status, result.error_class = JobStatus.TIMEOUT, "Timeout"
+        result.error_message = f"The job did not finish within its timeout of {spec.timeout_seconds} seconds."
+    elif code != 0:
+        result.status, result.error_class = JobStatus.FAILED, "NonZeroExit"
+        result.error_message = exit_message(code)
+    return result
 
 
 def exit_message(code: int | None) -> str:

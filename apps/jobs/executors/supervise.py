@@ -8,6 +8,9 @@ process group once and keeps watching; processes that ignore it run on until the
 the step's timeout passes or a `kill` request comes. A `kill` request, a timeout and the
 leftovers of an exited job get SIGTERM, then SIGKILL after the grace period. Either way
 the job ends only when no process of its group is left (or was given up after SIGKILL).
+
+The group is reached through a ProcessGroup: LocalGroup (signals and /proc on this
+machine) for the local executor, a remote one (a second SSH channel) for the SSH executor.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import signal
 import subprocess
 import time
+from typing import Any, Protocol
 
 from apps.jobs.executors.base import Heartbeat, JobSpec, OnLines, OutputLine, ShouldStop
 from apps.jobs.executors.output import OutputCollector, now_utc
@@ -39,10 +43,34 @@ ABANDON_SECONDS = 5.0
 VERIFY_SECONDS = 2.0
 
 
+class ProcessGroup(Protocol):
+    def alive(self) -> bool: ...
+    def signal(self, sig: signal.Signals) -> bool: ...
+    def wait_gone(self, timeout: float) -> bool: ...
+    def members(self) -> list[int]: ...
+
+
+class LocalGroup:
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+
+    def alive(self) -> bool:
+        return group_alive(self.pgid)
+
+    def signal(self, sig: signal.Signals) -> bool:
+        return signal_group(self.pgid, sig)
+
+    def wait_gone(self, timeout: float) -> bool:
+        return wait_group_gone(self.pgid, timeout)
+
+    def members(self) -> list[int]:
+        return group_members(self.pgid)
+
+
 class Supervision:
     def __init__(
         self,
-        process: subprocess.Popen[bytes],
+        process: subprocess.Popen[bytes] | Any,
         collector: OutputCollector,
         *,
         spec: JobSpec,
@@ -50,10 +78,15 @@ class Supervision:
         on_lines: OnLines,
         should_stop: ShouldStop,
         heartbeat: Heartbeat,
+        group: ProcessGroup | None = None,
+        pgid: int | None = None,
     ) -> None:
+        """`process` is a Popen or anything with its poll(), wait(timeout), stdout and
+        stderr; `group` reaches its process group (by default the local one of its pid)."""
         self.process, self.collector, self.grace = process, collector, grace
         self.on_lines, self.should_stop, self.heartbeat = on_lines, should_stop, heartbeat
-        self.pgid = process.pid
+        self.pgid = pgid if pgid is not None else process.pid
+        self.group: ProcessGroup = group or LocalGroup(self.pgid)
         now = time.monotonic()
         self.deadline = now + spec.timeout_seconds if spec.timeout_seconds else None
         self.timeout_seconds = spec.timeout_seconds
@@ -88,8 +121,8 @@ class Supervision:
 
     def ensure_gone(self) -> None:
         """Last resort (also on an error in a callback): nothing of the job survives us."""
-        if group_alive(self.pgid):
-            signal_group(self.pgid, signal.SIGKILL)
+        if self.group.alive():
+            self.group.signal(signal.SIGKILL)
         if self.process.poll() is None:
             try:
                 self.process.wait(timeout=VERIFY_SECONDS)
@@ -103,7 +136,7 @@ class Supervision:
             if self.process.poll() is None:
                 return self._abandoned(now)
             self.exited_at = now
-        if self.collector.done and not group_alive(self.pgid):
+        if self.collector.done and not self.group.alive():
             return True
         if self.term_sent_at is None and now - self.exited_at >= LEFTOVER_SECONDS:
             self.leftovers = True
@@ -185,21 +218,21 @@ class Supervision:
         else:
             then = "no SIGKILL follows (force): processes that ignore it may keep running."
         self._system(f"{reason} Sending SIGTERM to the job's process group; {then}")
-        signal_group(self.pgid, signal.SIGTERM)
+        self.group.signal(signal.SIGTERM)
 
     def _escalate(self, now: float) -> None:
         if self.kill_due is None or self.kill_sent_at is not None or now < self.kill_due:
             return
         self.kill_sent_at = now
-        if group_alive(self.pgid):
-            signal_group(self.pgid, signal.SIGKILL)
+        if self.group.alive():
+            self.group.signal(signal.SIGKILL)
             self._system("The job's processes were still running after SIGTERM; sent SIGKILL.")
 
     def _verify(self) -> None:
-        if wait_group_gone(self.pgid, VERIFY_SECONDS):
+        if self.group.wait_gone(VERIFY_SECONDS):
             self._system("Verified: no process of the job is still running.")
         else:
-            pids = ", ".join(map(str, group_members(self.pgid)))
+            pids = ", ".join(map(str, self.group.members()))
             self._system(f"Warning: processes of the job are still running after SIGKILL: {pids}.")
 
     def _beat(self, now: float) -> None:

@@ -1,0 +1,79 @@
+"""Workflows on SSH hosts, end to end with the real Celery worker (tests/celery_worker.py)
+and a real OpenSSH server on loopback."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.engine.models import WorkflowInstance
+from apps.inventory.models import HostKey
+from apps.inventory.services import host_key_record, host_key_trust
+from apps.inventory.ssh_keys import scan_host_key
+from apps.jobs.models import Job, LogLine
+from tests.engine.conftest import step_of, wait_for
+from tests.ssh.sshd import TEST_PASSWORD
+
+pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
+DONE = {"succeeded", "failed", "rejected", "timeout", "canceled", "terminated"}
+
+
+def trust(host, owner, server) -> None:
+    key = host_key_record(host_id=host.pk, offered=scan_host_key(host.primary_ip, server.port))
+    host_key_trust(organization=host.organization, host_id=host.pk, key_id=key.pk, actor=owner)
+
+
+def test_health_check_example_runs_unchanged_on_ssh_hosts(worker, org, owner, sshd, ssh_host, password_credential,
+                                                          run):
+    from apps.workflows.services import examples_load
+
+    examples = {d.name: d for d in examples_load(organization=org, actor=owner)}
+    key_host = ssh_host("web-1", "127.0.0.2")
+    sudo_host = ssh_host("db-1", "127.0.0.3", credential=password_credential, become=True)
+    for host in (key_host, sudo_host):
+        trust(host, owner, sshd)
+
+    instance = wait_for(run(examples["health-check"], hosts=[key_host.pk, sudo_host.pk]), status=DONE, timeout=90)
+
+    assert instance.status == "succeeded", instance.error_message
+    jobs = Job.objects.filter(instance=instance)
+    assert {(job.hostname, job.status) for job in jobs} == {
+        (host, "succeeded") for host in ("web-1", "db-1")}
+    disk = step_of(instance, "disk")
+    assert {job.hostname for job in jobs.filter(step_id="disk")} == {"web-1", "db-1"}
+    assert disk.status == "succeeded"
+    _assert_no_password(instance)
+
+
+def test_lines_stream_into_log_rows_and_a_refused_key_is_retried_once_trusted(worker, api, org, owner, sshd,
+                                                                             ssh_host, make_workflow, run):
+    host = ssh_host("app-1", "127.0.0.2")
+    definition = make_workflow([{"id": "count", "type": "command",
+                                 "config": {"command": "for i in $(seq 1 2000); do echo line $i; done; "
+                                                       "echo warn >&2"}}])
+
+    first = wait_for(run(definition, hosts=[host.pk]), status=DONE, timeout=60)
+
+    assert first.status == "failed"
+    job = Job.objects.get(instance=first)
+    assert job.error_class == "HostKeyUnknown" and sshd.fingerprint in job.error_message
+    key = HostKey.objects.get(host=host)
+    assert key.state == "pending"
+
+    client = api(owner, org)
+    assert client.post(f"/api/hosts/{host.pk}/host-keys/{key.pk}/trust/").status_code == 200
+    assert client.post(f"/api/instances/{first.pk}/retry/", {}, format="json").status_code in (200, 202)
+
+    again = wait_for(WorkflowInstance.objects.get(pk=first.pk), status={"succeeded", "failed"}, timeout=90)
+    assert again.status == "succeeded", again.error_message
+    stdout = list(LogLine.objects.filter(instance=again, stream="stdout").order_by("seq")
+                  .values_list("line", flat=True))
+    assert stdout == [f"line {i}" for i in range(1, 2001)]
+    assert list(LogLine.objects.filter(instance=again, stream="stderr").values_list("line", flat=True)) == ["warn"]
+
+
+def _assert_no_password(instance: WorkflowInstance) -> None:
+    lines = LogLine.objects.filter(instance=instance)
+    assert lines.exists()
+    assert not lines.filter(line__contains=TEST_PASSWORD).exists()
+    for job in Job.objects.filter(instance=instance):
+        assert TEST_PASSWORD not in f"{job.error_message} {job.output} {job.host}"

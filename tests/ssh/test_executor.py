@@ -1,0 +1,207 @@
+"""The SSH executor against a real OpenSSH server on loopback (no mocks of SSH)."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.inventory.models import HostKey
+from apps.inventory.services import host_key_record, host_key_trust
+from apps.inventory.ssh_keys import scan_host_key
+from apps.jobs.executors.base import JobSpec
+from apps.jobs.executors.ssh import SSHExecutor
+from tests.ssh.sshd import TEST_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def execute(host, spec: JobSpec, *, stop: str = "", stop_after: float = 0.0, grace: float = 1.0):
+    lines = []
+    started = time.monotonic()
+
+    def should_stop() -> str:
+        return stop if stop and time.monotonic() - started >= stop_after else ""
+
+    result = SSHExecutor({"id": host.pk}, kill_grace_seconds=grace).run(
+        spec, on_lines=lines.extend, should_stop=should_stop, heartbeat=lambda: None)
+    return result, lines
+
+
+def trust(host, owner, server) -> HostKey:
+    offered = scan_host_key(host.primary_ip, server.port)
+    key = host_key_record(host_id=host.pk, offered=offered)
+    return host_key_trust(organization=host.organization, host_id=host.pk, key_id=key.pk, actor=owner)
+
+
+def text(lines, stream=None):
+    return [line.line for line in lines if stream is None or line.stream == stream]
+
+
+def test_first_contact_is_refused_with_the_fingerprint_then_trust_then_success(sshd, ssh_host, owner):
+    host = ssh_host()
+    spec = JobSpec(kind="command", command="echo hello; echo oops >&2", timeout_seconds=30)
+
+    result, lines = execute(host, spec)
+
+    assert (result.status, result.error_class) == ("failed", "HostKeyUnknown")
+    assert sshd.fingerprint in result.error_message
+    key = HostKey.objects.get(host=host)
+    assert (key.state, key.fingerprint_sha256) == ("pending", sshd.fingerprint)
+
+    host_key_trust(organization=host.organization, host_id=host.pk, key_id=key.pk, actor=owner)
+    result, lines = execute(host, spec)
+
+    assert (result.status, result.exit_code, result.error_class) == ("succeeded", 0, "")
+    assert text(lines, "stdout") == ["hello"] and text(lines, "stderr") == ["oops"]
+    assert not any("opsflow-pgid" in line for line in text(lines))
+
+
+def test_accept_new_trusts_the_first_key_and_audits_it(sshd, ssh_host):
+    host = ssh_host(host_key_policy="accept_new")
+
+    result, _lines = execute(host, JobSpec(kind="command", command="echo in", timeout_seconds=30))
+
+    assert result.status == "succeeded", result.error_message
+    key = HostKey.objects.get(host=host)
+    assert key.state == "trusted" and key.trusted_by is None and key.trusted_at is not None
+    assert AuditEvent.objects.filter(action="host_key.accept_new", target_id=str(key.pk)).exists()
+
+
+def test_a_changed_key_is_refused_as_a_mismatch(sshd, make_sshd, ssh_host, owner):
+    host = ssh_host(host_key_policy="accept_new")  # accept_new too: only a *first* key is accepted
+    trust(host, owner, sshd)
+    impostor = make_sshd("127.0.0.2")  # same address, another port and host key
+    host.port = impostor.port
+    host.save(update_fields=["port"])
+
+    result, _lines = execute(host, JobSpec(kind="command", command="touch /tmp/never", timeout_seconds=30))
+
+    assert (result.status, result.error_class) == ("failed", "HostKeyMismatch")
+    assert impostor.fingerprint in result.error_message
+    assert HostKey.objects.get(host=host, fingerprint_sha256=impostor.fingerprint).state == "pending"
+
+
+def test_wrong_key_or_password_is_auth_failed(sshd, ssh_host, owner, org, test_user, tmp_path):
+    from apps.credentials.services import credential_create
+    from tests.ssh.sshd import keygen
+
+    stranger = credential_create(organization=org, actor=None, name="stranger", kind="ssh_key",
+                                 username=sshd.user, secret=keygen(tmp_path / "stranger").read_text())
+    wrong_password = credential_create(organization=org, actor=None, name="wrong", kind="password",
+                                       username=test_user, secret="not-the-password")
+    for hostname, credential in (("key-host", stranger), ("password-host", wrong_password)):
+        host = ssh_host(hostname=hostname, credential=credential)
+        trust(host, owner, sshd)
+        result, _ = execute(host, JobSpec(kind="command", command="true", timeout_seconds=30))
+        assert (result.status, result.error_class) == ("failed", "AuthFailed"), hostname
+        assert "not-the-password" not in result.error_message
+
+
+def test_password_login_and_sudo_with_the_password_on_stdin(sshd, ssh_host, owner, password_credential, test_user):
+    plain = ssh_host(hostname="plain", credential=password_credential)
+    root = ssh_host(hostname="root", credential=password_credential, become=True)
+    for host in (plain, root):
+        trust(host, owner, sshd)
+
+    result, lines = execute(plain, JobSpec(kind="command", command="id -un", timeout_seconds=30))
+    assert result.status == "succeeded", (result.error_message, text(lines))
+    assert text(lines, "stdout") == [test_user]
+
+    script = JobSpec(kind="script", interpreter="bash", command='id -un\necho "var=$OPSFLOW_VAR_X"\n',
+                     env={"OPSFLOW_VAR_X": "two words"}, timeout_seconds=30)
+    result, lines = execute(root, script)
+    assert result.status == "succeeded", (result.error_message, text(lines))
+    assert text(lines, "stdout") == ["root", "var=two words"]
+
+
+def test_sshd_gone_is_host_unreachable(make_sshd, ssh_host, owner):
+    server = make_sshd("127.0.0.6")
+    host = ssh_host(address="127.0.0.6", server=server)
+    trust(host, owner, server)
+    server.stop()
+
+    result, _ = execute(host, JobSpec(kind="command", command="true", timeout_seconds=30))
+
+    assert (result.status, result.error_class) == ("failed", "HostUnreachable")
+
+
+def test_sshd_dying_mid_job_is_host_unreachable(make_sshd, ssh_host, owner):
+    server = make_sshd("127.0.0.7")
+    host = ssh_host(address="127.0.0.7", server=server)
+    trust(host, owner, server)
+    threading.Timer(1.5, server.stop).start()
+
+    result, lines = execute(host, JobSpec(kind="command", command="echo up; sleep 30", timeout_seconds=60))
+
+    assert (result.status, result.error_class) == ("failed", "HostUnreachable"), result.error_message
+    assert "up" in text(lines, "stdout")
+
+
+def test_exit_codes_and_streams_like_local_jobs(sshd, ssh_host, owner):
+    host = ssh_host()
+    trust(host, owner, sshd)
+
+    result, lines = execute(host, JobSpec(kind="command", command="for i in $(seq 1 500); do echo line $i; done; "
+                                                                   "echo '{\"ok\": 1}'; exit 3", timeout_seconds=30))
+
+    assert (result.status, result.exit_code, result.error_class) == ("failed", 3, "NonZeroExit")
+    assert text(lines, "stdout")[:2] == ["line 1", "line 2"] and len(text(lines, "stdout")) == 501
+    assert result.output == {"ok": 1}
+
+
+def remote_group_of(marker: str) -> list[str]:
+    return subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+
+
+def test_kill_tier_leaves_no_remote_process(sshd, ssh_host, owner):
+    host = ssh_host()
+    trust(host, owner, sshd)
+    # A job whose processes ignore SIGTERM: only the SIGKILL after the grace stops them.
+    command = "trap '' TERM; sh -c \"trap '' TERM; sleep 300\" & sleep 301; wait"
+
+    result, lines = execute(host, JobSpec(kind="command", command=command, timeout_seconds=120),
+                            stop="kill", stop_after=1.5, grace=1.0)
+
+    assert result.status == "canceled", (result, text(lines))
+    assert any("sent SIGKILL" in line for line in text(lines, "system")), text(lines)
+    assert any("Verified: no process of the job is still running." in line for line in text(lines, "system"))
+    assert result.verified_stopped
+    assert remote_group_of("sleep 30[01]") == []
+
+
+def test_force_tier_sends_term_to_the_whole_remote_group(sshd, ssh_host, owner):
+    host = ssh_host()
+    trust(host, owner, sshd)
+
+    result, lines = execute(host, JobSpec(kind="command", command="sleep 302 & sleep 303; wait", timeout_seconds=120),
+                            stop="term", stop_after=1.0)
+
+    assert result.status == "canceled", (result, text(lines))
+    assert remote_group_of("sleep 30[23]") == []
+
+
+def test_timeout_stops_the_remote_group(sshd, ssh_host, owner):
+    host = ssh_host()
+    trust(host, owner, sshd)
+
+    result, _lines = execute(host, JobSpec(kind="command", command="sleep 304 & sleep 305", timeout_seconds=2))
+
+    assert (result.status, result.error_class) == ("timeout", "Timeout")
+    assert remote_group_of("sleep 30[45]") == []
+
+
+def test_the_password_never_reaches_lines_or_errors(sshd, ssh_host, owner, password_credential):
+    host = ssh_host(hostname="leaky", credential=password_credential, become=True)
+    trust(host, owner, sshd)
+
+    result, lines = execute(host, JobSpec(kind="command", command=f"echo {TEST_PASSWORD}; ps -eo args",
+                                          timeout_seconds=30))
+
+    assert result.status == "succeeded", result.error_message
+    assert TEST_PASSWORD not in result.error_message
+    assert all(TEST_PASSWORD not in line for line in text(lines))
+    assert "***" in text(lines, "stdout")[0] or text(lines, "stdout")[0] != TEST_PASSWORD
