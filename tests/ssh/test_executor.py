@@ -205,3 +205,57 @@ def test_the_password_never_reaches_lines_or_errors(sshd, ssh_host, owner, passw
     assert TEST_PASSWORD not in result.error_message
     assert all(TEST_PASSWORD not in line for line in text(lines))
     assert "***" in text(lines, "stdout")[0] or text(lines, "stdout")[0] != TEST_PASSWORD
+
+
+def accepted_logins(server) -> int:
+    return server.log.read_text().count("Accepted publickey")
+
+
+def test_jobs_reuse_one_connection_per_host_and_user(make_sshd, ssh_host, owner):
+    server = make_sshd("127.0.0.8")
+    host = ssh_host(address="127.0.0.8", server=server)
+    trust(host, owner, server)
+
+    results = [execute(host, JobSpec(kind="command", command=f"echo {i}", timeout_seconds=30))[0] for i in range(3)]
+
+    assert [r.status for r in results] == ["succeeded"] * 3
+    assert accepted_logins(server) == 1
+
+
+def test_a_revoked_key_stops_the_next_job_even_on_a_pooled_connection(sshd, ssh_host, owner):
+    from apps.inventory.services import host_key_revoke
+
+    host = ssh_host()
+    key = trust(host, owner, sshd)
+    assert execute(host, JobSpec(kind="command", command="true", timeout_seconds=30))[0].status == "succeeded"
+    host_key_revoke(organization=host.organization, host_id=host.pk, key_id=key.pk, actor=owner)
+
+    result, _ = execute(host, JobSpec(kind="command", command="true", timeout_seconds=30))
+
+    assert (result.status, result.error_class) == ("failed", "HostKeyMismatch")
+    assert "revoked" in result.error_message and sshd.fingerprint in result.error_message
+
+
+def test_the_wrapper_bounds_the_remote_job_when_the_controller_is_gone(sshd):
+    from apps.jobs.executors.ssh_remote import job_stdin, remote_command
+
+    command = remote_command(kind="command", command="sleep 306", interpreter="", timeout=5, become=False)
+    stdin = job_stdin(kind="command", command="sleep 306", env={}, become=False, password=None)
+    controller = subprocess.Popen(
+        ["ssh", "-i", str(sshd.client_key), "-p", str(sshd.port), "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", f"{sshd.user}@127.0.0.2", command],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    controller.stdin.write(stdin)
+    controller.stdin.close()
+    started = time.monotonic()
+    while not remote_group_of("^sleep 306"):
+        assert time.monotonic() - started < 10, "the remote job never started"
+        time.sleep(0.1)
+    controller.kill()  # the jobs worker is gone: nobody will stop the job
+    controller.wait()
+    time.sleep(0.5)
+    assert remote_group_of("^sleep 306"), "the job outlives its controller until its timeout"
+
+    while remote_group_of("^sleep 306"):
+        assert time.monotonic() - started < 15, "the wrapper's timeout did not stop the remote job"
+        time.sleep(0.2)

@@ -24,7 +24,7 @@ from django.conf import settings
 
 from apps.credentials.models import CredentialKind
 from apps.credentials.services import credential_secret
-from apps.inventory.models import DEFAULT_PORTS, Connection, Host, HostKeyPolicy
+from apps.inventory.models import DEFAULT_PORTS, Connection, Host, HostKeyPolicy, HostKeyState
 from apps.inventory.selectors import host_keys_trusted
 from apps.inventory.services import host_key_accept_new, host_key_record
 from apps.inventory.ssh_keys import offered_key, ssh_address
@@ -111,7 +111,10 @@ class SSHExecutor:
                 if accepted is not None:
                     target = replace(target, trusted_keys=(accepted.public_key,))
                     return target, rt.call(rt.pool.acquire(target), ACQUIRE_TIMEOUT_SECONDS)
-            host_key_record(host_id=host.pk, offered=offered)
+            key = host_key_record(host_id=host.pk, offered=offered)
+            if key.state == HostKeyState.REVOKED:
+                raise ConnectFailure("HostKeyMismatch", f"{host.hostname} offered host key {key.fingerprint_sha256}, "
+                                                        "which was revoked: refusing to connect.") from None
             raise
 
     # --- running ---------------------------------------------------------------------------

@@ -89,45 +89,52 @@ def public_line(key: asyncssh.SSHKey) -> str:
 
 
 class SSHPool:
+    """Lives in the loop thread only (no locking against threads). Connecting to one host
+    never waits for another: each (host, user) has its own lock."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop, max_connections: int) -> None:
         self.loop = loop
         self.max_connections = max_connections
         self.connections: dict[tuple[Any, ...], Pooled] = {}
-        self.lock = asyncio.Lock()
+        self.locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        self.opening = 0
 
     async def acquire(self, target: Target) -> Pooled:
-        async with self.lock:
-            pooled = self.connections.get(target.pool_key)
+        key = target.pool_key
+        async with self.locks.setdefault(key, asyncio.Lock()):
+            pooled = self.connections.get(key)
             if pooled is not None and not pooled.serves(target):
-                self._drop(target.pool_key)
+                self._drop(key)
                 pooled = None
             if pooled is None:
                 await self._make_room()
-                pooled = Pooled(await connect(target), asyncio.Semaphore(SESSIONS_PER_CONNECTION))
-                self.connections[target.pool_key] = pooled
+                self.opening += 1
+                try:
+                    pooled = Pooled(await connect(target), asyncio.Semaphore(SESSIONS_PER_CONNECTION))
+                finally:
+                    self.opening -= 1
+                self.connections[key] = pooled
             pooled.users += 1
         return pooled
 
     async def release(self, target: Target, pooled: Pooled) -> None:
-        async with self.lock:
-            pooled.users -= 1
-            if pooled.connection.is_closed() and self.connections.get(target.pool_key) is pooled:
-                self._drop(target.pool_key)
+        pooled.users -= 1
+        if pooled.connection.is_closed() and self.connections.get(target.pool_key) is pooled:
+            self._drop(target.pool_key)
 
     async def _make_room(self) -> None:
-        for key, pooled in list(self.connections.items()):
-            if pooled.connection.is_closed():
-                self._drop(key)
-        while len(self.connections) >= self.max_connections:
+        """Wait until one more connection fits under max_connections, closing idle ones first."""
+        while True:
+            for key, pooled in list(self.connections.items()):
+                if pooled.connection.is_closed():
+                    self._drop(key)
+            if len(self.connections) + self.opening < self.max_connections:
+                return
             idle = [key for key, pooled in self.connections.items() if pooled.users == 0]
             if idle:
                 self._drop(idle[0])
             else:  # every connection is busy: wait for one to be released
-                self.lock.release()
-                try:
-                    await asyncio.sleep(0.1)
-                finally:
-                    await self.lock.acquire()
+                await asyncio.sleep(0.1)
 
     def _drop(self, key: tuple[Any, ...]) -> None:
         pooled = self.connections.pop(key)
