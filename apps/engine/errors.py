@@ -20,6 +20,9 @@ class ErrorClass:
     DIFF_CHANGED = "DiffChanged"
     CHILD_FAILED = "ChildFailed"
     BRANCH_FAILED = "BranchFailed"
+    HOST_KEY_UNKNOWN = "HostKeyUnknown"
+    HOST_KEY_MISMATCH = "HostKeyMismatch"
+    AUTH_FAILED = "AuthFailed"
 
 
 # Auto-retried (retry_count) and manually retryable.
@@ -34,6 +37,7 @@ MANUAL_ONLY = frozenset(
         ErrorClass.NOTIFICATION_FAILED,
         ErrorClass.CHILD_FAILED,
         ErrorClass.BRANCH_FAILED,
+        ErrorClass.HOST_KEY_UNKNOWN,  # once an operator trusted the key
     }
 )
 # Fail closed: fix the cause and start a new run.
@@ -45,6 +49,8 @@ NEVER_RETRIED = frozenset(
         ErrorClass.TEMPLATE_ERROR,
         ErrorClass.REJECTED,
         ErrorClass.DIFF_CHANGED,
+        ErrorClass.HOST_KEY_MISMATCH,
+        ErrorClass.AUTH_FAILED,
     }
 )
 

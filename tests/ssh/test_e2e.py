@@ -77,3 +77,30 @@ def _assert_no_password(instance: WorkflowInstance) -> None:
     assert not lines.filter(line__contains=TEST_PASSWORD).exists()
     for job in Job.objects.filter(instance=instance):
         assert TEST_PASSWORD not in f"{job.error_message} {job.output} {job.host}"
+
+
+def test_a_held_host_key_failure_is_retried_by_hand_once_trusted_but_auth_failed_is_not(
+        worker, api, org, owner, sshd, ssh_host, make_workflow, run, tmp_path):
+    from apps.credentials.services import credential_create
+    from tests.ssh.sshd import keygen
+
+    host = ssh_host("new-1", "127.0.0.2")
+    stranger = credential_create(organization=org, actor=None, name="stranger", kind="ssh_key", username=sshd.user,
+                                 secret=keygen(tmp_path / "stranger").read_text())
+    locked_out = ssh_host("locked-1", "127.0.0.3", credential=stranger)
+    trust(locked_out, owner, sshd)
+    definition = make_workflow([{"id": "probe", "type": "command", "config": {"command": "echo ok"},
+                                 "hold_on_failure": True}])
+    client = api(owner, org)
+
+    held = wait_for(run(definition, hosts=[host.pk]), status="paused", timeout=60)
+    assert Job.objects.get(instance=held).error_class == "HostKeyUnknown"
+    key = HostKey.objects.get(host=host)
+    client.post(f"/api/hosts/{host.pk}/host-keys/{key.pk}/trust/")
+    assert client.post(f"/api/instances/{held.pk}/steps/probe/retry/", {}, format="json").status_code < 300
+    assert wait_for(held, status=DONE, timeout=60).status == "succeeded"
+
+    refused = wait_for(run(definition, hosts=[locked_out.pk]), status="paused", timeout=60)
+    assert Job.objects.get(instance=refused).error_class == "AuthFailed"
+    response = client.post(f"/api/instances/{refused.pk}/steps/probe/retry/", {}, format="json")
+    assert response.status_code == 409, response.content
