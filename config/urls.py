@@ -27,4 +27,6 @@ urlpatterns = [
     path("", include("apps.portal.urls")),
 ]
 
+handler400 = "apps.core.views.bad_request"
+handler404 = "apps.core.views.page_not_found"
 handler500 = "apps.core.views.server_error"

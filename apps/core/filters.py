@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import django_filters
 from django import forms
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -23,3 +26,23 @@ class IdFilter(django_filters.NumberFilter):
     naming the parameter, never a query (the database cannot take -1.5e+273)."""
 
     field_class = IdField
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    def to_python(self, value: object) -> datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+            raise forms.ValidationError("Enter a date and time between the years 1 and 9999 in UTC.",
+                                        code="invalid") from exc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date and time, compared in UTC. The database is given the UTC value: it
+    refuses offsets Python accepts (`+16:43`), and a moment outside the years 1 to 9999
+    in UTC is a 400 naming the parameter, never a query."""
+
+    field_class = UtcDateTimeField

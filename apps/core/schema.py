@@ -12,15 +12,23 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import permissions, serializers
+
+
+@extend_schema_field({"oneOf": [{"type": "object", "additionalProperties": {}},
+                                {"type": "array", "items": {"type": "object", "additionalProperties": {}}}]})
+class ErrorsField(serializers.JSONField):
+    pass
 
 
 class ApiError(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong, for a person.")
     code = serializers.CharField(help_text="A stable code for programs, e.g. `invalid`, `not_found`.")
-    errors = serializers.DictField(
-        required=False, child=serializers.JSONField(), help_text="Field errors, by field name (status 400)."
+    errors = ErrorsField(
+        required=False,
+        help_text="Status 400: the field errors by field name, or for a workflow definition the list of its "
+                  "problems (`path`, `code`, `message`, `severity`).",
     )
 
 
@@ -42,7 +50,8 @@ class AutoSchema(SpectacularAutoSchema):
         for code in self._error_codes():
             if code not in responses:
                 error = OpenApiResponse(ApiError, description=ERROR_DESCRIPTIONS[code])
-                responses[code] = self._get_response_for_code(error, code, ("application/json",), direction)
+                # In the media types of the view's renderers: an error is rendered like a success.
+                responses[code] = self._get_response_for_code(error, code, None, direction)
         return responses
 
     def _error_codes(self) -> list[str]:

@@ -1,6 +1,6 @@
 import django_filters
 
-from apps.core.filters import IdFilter
+from apps.core.filters import IdFilter, UtcDateTimeFilter
 from apps.engine.models import Trigger, WorkflowInstance
 from apps.engine.states import InstanceStatus
 
@@ -12,12 +12,12 @@ class InstanceFilter(django_filters.FilterSet):
     trigger = django_filters.MultipleChoiceFilter(choices=Trigger.choices)
     triggered_by = django_filters.CharFilter(field_name="triggered_by__username")
     parent = IdFilter(field_name="parent_id")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
-    finished_after = django_filters.IsoDateTimeFilter(field_name="finished_at", lookup_expr="gte")
-    finished_before = django_filters.IsoDateTimeFilter(field_name="finished_at", lookup_expr="lt")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UtcDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    finished_after = UtcDateTimeFilter(field_name="finished_at", lookup_expr="gte")
+    finished_before = UtcDateTimeFilter(field_name="finished_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = WorkflowInstance

@@ -206,3 +206,50 @@ def test_an_id_filter_outside_the_id_range_is_a_clear_400(path, name, value, org
     assert response.status_code == 400, response.content
     body = response.json()
     assert name in body["errors"] and body["detail"].startswith(f"{name}: "), body
+
+
+@pytest.mark.parametrize("path, name", [
+    ("/api/audit/", "created_after"), ("/api/instances/", "created_before"), ("/api/instances/", "finished_after"),
+])
+def test_a_datetime_filter_with_an_offset_the_database_refuses_is_read_in_utc(path, name, org, owner, api):
+    """Schemathesis: `?created_after=0151-10-30T22:57:25+16:43` was a 500 (PostgreSQL takes
+    no offset past 15:59; Python does)."""
+    response = api(owner, org).get(path, {name: "0151-10-30T22:57:25+16:43"})
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("path, name", [("/api/audit/", "created_before"), ("/api/instances/", "started_before")])
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00"])
+def test_a_datetime_filter_outside_the_years_1_to_9999_in_utc_is_a_clear_400(path, name, value, org, owner, api):
+    response = api(owner, org).get(path, {name: value})
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid" and body["detail"].startswith(f"{name}: ") and name in body["errors"], body
+
+
+@pytest.mark.parametrize("url", ["/api/hosts/-5.2e-25/", "/api/workflows/1/versions/%C2%84/", "/api/no-such-thing/"])
+def test_an_api_url_that_no_route_matches_is_a_json_404(url, org, owner, api):
+    """Schemathesis: an id that is not a number never reaches the API's views; Django
+    answered with the portal's HTML 404 page."""
+    response = api(owner, org).get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_a_page_that_does_not_exist_is_still_an_html_404(client, owner):
+    client.force_login(owner)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_too_many_form_fields_on_the_api_is_a_json_400(org, owner, api, settings):
+    """Schemathesis: a multipart body past DATA_UPLOAD_MAX_NUMBER_FIELDS got Django's HTML
+    400 page (its SuspiciousOperation escapes DRF's handler)."""
+    fields = {f"field{number}": "x" for number in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+    response = api(owner, org).post("/api/hosts/", fields, format="multipart")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["code"] == "bad_request" and "DATA_UPLOAD_MAX_NUMBER_FIELDS" in body["detail"], body

@@ -21,7 +21,7 @@ class ApprovalResponseOutput(serializers.ModelSerializer):
 class ApprovalListOutput(serializers.ModelSerializer):
     workflow = serializers.IntegerField(source="instance.definition_id", allow_null=True)
     workflow_name = serializers.CharField(source="instance.workflow_name")
-    requested_by = serializers.CharField(source="requested_by.username", default=None)
+    requested_by = serializers.CharField(source="requested_by.username", default=None, allow_null=True)
     responses = ApprovalResponseOutput(many=True, read_only=True)
     can_approve = serializers.SerializerMethodField()
     can_reject = serializers.SerializerMethodField()

@@ -24,7 +24,7 @@ class CredentialUpdateInput(CredentialInput):
 class CredentialOutput(serializers.ModelSerializer):
     has_secret = serializers.BooleanField(read_only=True, default=False)
     host_count = serializers.IntegerField(read_only=True, default=0)
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = Credential

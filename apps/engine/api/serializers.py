@@ -52,7 +52,7 @@ class StepOutput(serializers.ModelSerializer):
 
 
 class InstanceListOutput(serializers.ModelSerializer):
-    triggered_by = serializers.CharField(source="triggered_by.username", default=None)
+    triggered_by = serializers.CharField(source="triggered_by.username", default=None, allow_null=True)
     duration_seconds = serializers.SerializerMethodField()
     workflow = serializers.IntegerField(source="definition_id", allow_null=True)
 

@@ -60,7 +60,7 @@ class HostInput(StrictSerializerMixin, serializers.Serializer):
 
 
 class HostOutput(serializers.ModelSerializer):
-    credential_name = serializers.CharField(source="credential.name", default=None, read_only=True)
+    credential_name = serializers.CharField(source="credential.name", default=None, read_only=True, allow_null=True)
     groups = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     group_names = serializers.SerializerMethodField()
 
@@ -102,7 +102,7 @@ class EmptyInput(StrictSerializerMixin, serializers.Serializer):
 
 
 class HostKeyOutput(serializers.ModelSerializer):
-    trusted_by = serializers.CharField(source="trusted_by.username", default=None, read_only=True)
+    trusted_by = serializers.CharField(source="trusted_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = HostKey

@@ -108,6 +108,11 @@ class SimulateInput(StrictSerializerMixin, serializers.Serializer):
 
 
 class BlankAsNullField(serializers.CharField):
+    """Blank text is null in the output, and the schema says the field may be null."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{"allow_null": True, **kwargs})
+
     def to_representation(self, value: Any) -> str | None:
         return value or None
 
@@ -120,7 +125,7 @@ class WorkflowOutput(serializers.ModelSerializer):
     step_count = serializers.IntegerField(read_only=True)
     version = serializers.IntegerField(source="latest_version", read_only=True, default=None,
                                        help_text="The latest version number.")
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = WorkflowDefinition
@@ -146,7 +151,7 @@ class WorkflowDetailOutput(WorkflowOutput):
 
 
 class VersionOutput(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = WorkflowVersion
