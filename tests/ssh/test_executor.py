@@ -259,3 +259,32 @@ def test_the_wrapper_bounds_the_remote_job_when_the_controller_is_gone(sshd):
     while remote_group_of("^sleep 306"):
         assert time.monotonic() - started < 15, "the wrapper's timeout did not stop the remote job"
         time.sleep(0.2)
+
+
+def test_kill_tier_reaches_a_sudo_job_and_the_password_is_never_in_an_argv(sshd, ssh_host, owner,
+                                                                          password_credential):
+    host = ssh_host(hostname="sudo-kill", credential=password_credential, become=True)
+    trust(host, owner, sshd)
+    seen_in_argv: list[str] = []
+    done = threading.Event()
+
+    def watch_process_table() -> None:  # the "remote" host is this machine
+        while not done.is_set():
+            table = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True).stdout
+            seen_in_argv.extend(line for line in table.splitlines() if TEST_PASSWORD in line)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch_process_table)
+    watcher.start()
+    try:
+        result, lines = execute(host, JobSpec(kind="command", command="trap '' TERM; id -un; sleep 308",
+                                              timeout_seconds=120), stop="kill", stop_after=1.5, grace=1.0)
+    finally:
+        done.set()
+        watcher.join()
+
+    assert result.status == "canceled", (result, text(lines))
+    assert text(lines, "stdout") == ["root"]
+    assert result.verified_stopped
+    assert remote_group_of("^sleep 308") == []
+    assert seen_in_argv == []
