@@ -3,6 +3,8 @@ and a real OpenSSH server on loopback."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from apps.engine.models import WorkflowInstance
@@ -104,3 +106,30 @@ def test_a_held_host_key_failure_is_retried_by_hand_once_trusted_but_auth_failed
     assert Job.objects.get(instance=refused).error_class == "AuthFailed"
     response = client.post(f"/api/instances/{refused.pk}/steps/probe/retry/", {}, format="json")
     assert response.status_code == 409, response.content
+
+
+def test_sshd_dying_mid_job_is_host_unreachable_then_retried_automatically(worker, owner, make_sshd, ssh_host,
+                                                                           make_workflow, run, tmp_path):
+    server = make_sshd("127.0.0.10")
+    host = ssh_host("flaky-1", "127.0.0.10", server=server)
+    trust(host, owner, server)
+    marker = tmp_path / "first-attempt-ran"  # the "remote" host is this machine
+    definition = make_workflow([{"id": "work", "type": "command", "retry_count": 1, "retry_delay_seconds": 1,
+                                 "config": {"command": f"echo attempt; [ -e {marker} ] || "
+                                                       f"{{ touch {marker}; sleep 30; }}"}}])
+
+    instance = run(definition, hosts=[host.pk])
+    wait_for(instance, step="work", step_status="running", timeout=30)
+    deadline = time.monotonic() + 20
+    while not LogLine.objects.filter(instance=instance, line="attempt").exists():
+        assert time.monotonic() < deadline, "the first attempt never started"
+        time.sleep(0.1)
+    server.stop()  # the host dies mid-job...
+    server.start()  # ...and comes back, same address and host key
+
+    instance = wait_for(instance, status=DONE, timeout=90)
+
+    assert instance.status == "succeeded", instance.error_message
+    jobs = list(Job.objects.filter(instance=instance).order_by("attempt").values_list("attempt", "status",
+                                                                                        "error_class"))
+    assert jobs == [(1, "failed", "HostUnreachable"), (2, "succeeded", "")]
