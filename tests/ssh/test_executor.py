@@ -289,3 +289,39 @@ def test_kill_tier_reaches_a_sudo_job_and_the_password_is_never_in_an_argv(sshd,
     assert result.verified_stopped
     assert remote_group_of("^sleep 308") == []
     assert seen_in_argv == []
+
+
+@pytest.mark.django_db(transaction=True)  # the jobs run in threads of their own
+def test_concurrent_jobs_share_one_connection_with_at_most_8_sessions(make_sshd, ssh_host, owner):
+    from django.db import connection as db_connection
+
+    server = make_sshd("127.0.0.11")
+    host = ssh_host(address="127.0.0.11", server=server)
+    trust(host, owner, server)
+    results, most = [], [0]
+    done = threading.Event()
+
+    def job() -> None:
+        try:
+            results.append(execute(host, JobSpec(kind="command", command="sleep 1.3", timeout_seconds=60))[0])
+        finally:
+            db_connection.close()
+
+    def watch() -> None:
+        while not done.is_set():
+            most[0] = max(most[0], len(remote_group_of("^sleep 1.3$")))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    threads = [threading.Thread(target=job) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    watcher.join()
+
+    assert [r.status for r in results] == ["succeeded"] * 10
+    assert accepted_logins(server) == 1
+    assert 2 <= most[0] <= 8
