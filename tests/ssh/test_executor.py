@@ -325,3 +325,16 @@ def test_concurrent_jobs_share_one_connection_with_at_most_8_sessions(make_sshd,
     assert [r.status for r in results] == ["succeeded"] * 10
     assert accepted_logins(server) == 1
     assert 2 <= most[0] <= 8
+
+
+def test_sudo_refused_is_auth_failed_and_nothing_runs(sshd, ssh_host, owner, key_credential, test_user, tmp_path):
+    # Logged in with a key: there is no password to give sudo, and the test user's sudo asks for one.
+    host = ssh_host(hostname="no-sudo", credential=key_credential, username=test_user, become=True)
+    trust(host, owner, sshd)
+    marker = tmp_path / "ran"
+
+    result, lines = execute(host, JobSpec(kind="command", command=f"touch {marker}", timeout_seconds=30))
+
+    assert (result.status, result.error_class) == ("failed", "AuthFailed"), (result, text(lines))
+    assert "sudo" in result.error_message
+    assert not marker.exists()

@@ -135,9 +135,7 @@ class SSHExecutor:
             return JobResult.error("HostUnreachable", f"{target.hostname}: could not start the job over SSH: "
                                                       f"{type(exc).__name__}")
         process.started.wait(START_TIMEOUT_SECONDS)
-        group = RemoteGroup(pooled, process.pgid or 0, become=host.become, password=target.password)
-        if process.pgid is None:
-            group.alive = lambda: False  # type: ignore[method-assign]  # nothing started: no group to watch
+        group = RemoteGroup(pooled, process.pgid, become=host.become, password=target.password)
         supervision = Supervision(
             process, collector, spec=spec, grace=self.grace, on_lines=on_lines, should_stop=should_stop,
             heartbeat=heartbeat, group=group, pgid=process.pgid or 0,

@@ -20,6 +20,7 @@ import shlex
 import signal
 import subprocess
 import threading
+import time
 from typing import Any
 
 import asyncssh
@@ -230,7 +231,9 @@ class RemoteGroup:
     """The job's process group on the remote host, through short commands on another
     channel of the same connection. `unknown` is set when the host could not be asked."""
 
-    def __init__(self, pooled: Pooled, pgid: int, *, become: bool, password: str | None) -> None:
+    def __init__(self, pooled: Pooled, pgid: int | None, *, become: bool, password: str | None) -> None:
+        """`pgid` None: the job never reported its group (the wrapper or sudo failed first),
+        so nothing of it runs."""
         self.pooled, self.pgid, self.become, self.password = pooled, pgid, become, password
         self.unknown = False
 
@@ -250,23 +253,29 @@ class RemoteGroup:
         return result.exit_status
 
     def alive(self) -> bool:
+        if self.pgid is None:
+            return False
         check = (f"ps -e -o pgid= -o stat= | awk -v g={self.pgid} "
                  "'$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'")
         return self._run(check) == 0
 
     def signal(self, sig: signal.Signals) -> bool:
+        if self.pgid is None:
+            return False
         name = signal.Signals(sig).name.removeprefix("SIG")
         return self._run(f"kill -s {name} -- -{self.pgid}", privileged=True) == 0
 
     def wait_gone(self, timeout: float) -> bool:
-        deadline = runtime().loop.time() + timeout
+        deadline = time.monotonic() + timeout
         while self.alive():
-            if runtime().loop.time() >= deadline:
+            if time.monotonic() >= deadline:
                 return False
-            threading.Event().wait(0.1)
+            time.sleep(0.1)
         return not self.unknown
 
     def members(self) -> list[int]:
+        if self.pgid is None:
+            return []
         listing = (f"ps -e -o pid= -o pgid= -o stat= | awk -v g={self.pgid} "
                    "'$2 == g && $3 !~ /^Z/ { print $1 }'")
         try:
