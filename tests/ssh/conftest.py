@@ -29,7 +29,7 @@ def sshd(tmp_path_factory, ssh_client_key) -> Iterator[SSHServer]:
     server = SSHServer(tmp_path_factory.mktemp("sshd"), addresses=("127.0.0.2", "127.0.0.3"),
                        client_key=ssh_client_key).start()
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def make_sshd(tmp_path, ssh_client_key) -> Iterator[Callable[..., SSHServer]]:
 
     yield make
     for server in servers:
-        server.stop()
+        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -62,8 +63,13 @@ class SSHServer:
         directory.mkdir(parents=True, exist_ok=True)
         self.host_key = keygen(directory / "host_ed25519")
         self.client_key = client_key or keygen(directory / "client_ed25519")
-        self.authorized = directory / "authorized_keys"
+        # sshd reads authorized keys as the user logging in: TEST_USER must be able to, and
+        # pytest's temporary directories are private to the user running the tests.
+        self.keys_dir = Path(tempfile.mkdtemp(prefix="opsflow-sshd-keys-"))
+        self.keys_dir.chmod(0o755)
+        self.authorized = self.keys_dir / "authorized_keys"
         self.authorized.write_text(Path(f"{self.client_key}.pub").read_text())
+        self.authorized.chmod(0o644)
         self.config = directory / "sshd_config"
         self.log = directory / "sshd.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -126,6 +132,11 @@ LogLevel VERBOSE
                 os.kill(pid, signal.SIGKILL)
         self.process.wait(5)
         self.process = None
+
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.keys_dir, ignore_errors=True)
 
 
 def descendants(pid: int) -> list[int]:
