@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.urls import reverse
 
 from apps.engine.models import WorkflowInstance
 from apps.inventory.models import HostKey
@@ -47,7 +48,8 @@ def test_health_check_example_runs_unchanged_on_ssh_hosts(worker, org, owner, ss
 
 
 def test_lines_stream_into_log_rows_and_a_refused_key_is_retried_once_trusted(worker, api, org, owner, sshd,
-                                                                             ssh_host, make_workflow, run):
+                                                                             ssh_host, make_workflow, run, client):
+    browser = client
     host = ssh_host("app-1", "127.0.0.2")
     definition = make_workflow([{"id": "count", "type": "command",
                                  "config": {"command": "for i in $(seq 1 2000); do echo line $i; done; "
@@ -60,6 +62,9 @@ def test_lines_stream_into_log_rows_and_a_refused_key_is_retried_once_trusted(wo
     assert job.error_class == "HostKeyUnknown" and sshd.fingerprint in job.error_message
     key = HostKey.objects.get(host=host)
     assert key.state == "pending"
+    browser.force_login(owner)
+    page = browser.get(reverse("engine:instance-detail", args=[first.pk])).content.decode()
+    assert f'href="{reverse("inventory:host-detail", args=[host.pk])}#host-keys"' in page  # the failure links there
 
     client = api(owner, org)
     assert client.post(f"/api/hosts/{host.pk}/host-keys/{key.pk}/trust/").status_code == 200
