@@ -11,7 +11,7 @@ import pytest
 
 from apps.credentials.services import credential_create
 from apps.inventory.services import host_create
-from tests.engine.conftest import make_workflow, run  # noqa: F401 (fixtures of the end-to-end tests)
+from tests.engine.conftest import hook_server, make_workflow, run  # noqa: F401 (fixtures of the end-to-end tests)
 from tests.ssh.sshd import SSHD, TEST_PASSWORD, TEST_USER, SSHServer, ensure_test_user, keygen
 
 if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None:

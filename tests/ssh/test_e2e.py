@@ -3,6 +3,7 @@ and a real OpenSSH server on loopback."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -20,16 +21,23 @@ pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 DONE = {"succeeded", "failed", "rejected", "timeout", "canceled", "terminated"}
 
 
+@pytest.fixture
+def examples(org, owner):
+    from apps.credentials.services import credential_create
+    from apps.workflows.services import examples_load
+
+    credential_create(organization=org, actor=owner, name="db-admin", kind="password", username="dba",
+                      secret="Rotate-Me-4f7a2c")
+    return {definition.name: definition for definition in examples_load(organization=org, actor=owner)}
+
+
 def trust(host, owner, server) -> None:
     key = host_key_record(host_id=host.pk, offered=scan_host_key(host.primary_ip, server.port))
     host_key_trust(organization=host.organization, host_id=host.pk, key_id=key.pk, actor=owner)
 
 
-def test_health_check_example_runs_unchanged_on_ssh_hosts(worker, org, owner, sshd, ssh_host, password_credential,
-                                                          run):
-    from apps.workflows.services import examples_load
-
-    examples = {d.name: d for d in examples_load(organization=org, actor=owner)}
+def test_health_check_example_runs_unchanged_on_ssh_hosts(worker, owner, sshd, ssh_host, password_credential,
+                                                          run, examples):
     key_host = ssh_host("web-1", "127.0.0.2")
     sudo_host = ssh_host("db-1", "127.0.0.3", credential=password_credential, become=True)
     for host in (key_host, sudo_host):
@@ -45,6 +53,30 @@ def test_health_check_example_runs_unchanged_on_ssh_hosts(worker, org, owner, ss
     assert {job.hostname for job in jobs.filter(step_id="disk")} == {"web-1", "db-1"}
     assert disk.status == "succeeded"
     _assert_no_password(instance)
+
+
+def test_patch_canary_and_rotate_password_examples_run_unchanged_on_ssh_hosts(worker, owner, sshd, ssh_host, run,
+                                                                              examples, hook_server):
+    fleet = [ssh_host(f"web-{i}", f"127.0.0.{i + 1}") for i in (1, 2)]
+    for host in fleet:
+        trust(host, owner, sshd)
+
+    patched = wait_for(run(examples["patch-canary"], hosts=[h.pk for h in fleet]), status=DONE, timeout=90)
+
+    assert patched.status == "succeeded", patched.error_message
+    assert step_of(patched, "apply").result["canary"]["state"] == "passed"
+    assert LogLine.objects.filter(instance=patched, line="upgrading openssl on web-2 (127.0.0.3)").exists()
+
+    server, hook = hook_server
+    url = f"http://127.0.0.1:{server.server_port}/slack"
+    rotated = wait_for(run(examples["rotate-service-password"], hosts=[fleet[0].pk],
+                           variables={"slack_webhook_url": url}), status=DONE, timeout=90)
+
+    assert rotated.status == "succeeded", rotated.error_message
+    lines = list(LogLine.objects.filter(instance=rotated).values_list("line", flat=True))
+    assert "rotating billing as dba" in lines and "using password ***" in lines
+    assert "Rotate-Me-4f7a2c" not in " ".join(lines)
+    assert json.loads(hook.received[0][1]) == {"text": "billing password rotated"}
 
 
 def test_lines_stream_into_log_rows_and_a_refused_key_is_retried_once_trusted(worker, api, org, owner, sshd,
