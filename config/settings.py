@@ -289,7 +289,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # channels-redis reports each message dropped for a full group at INFO; viewers
     # backfill those from the database (apps.engine.consumers).
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "channels_redis": {"level": "WARNING"}},
+    # asyncssh logs every connection, channel and auth step at INFO: one jobs worker would
+    # write several lines per SSH job.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "channels_redis": {"level": "WARNING"},
+                "asyncssh": {"level": "WARNING"}},
 }
 
 OPSFLOW_STANDALONE = os.environ.get("OPSFLOW_STANDALONE") == "1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 import time
@@ -338,3 +339,15 @@ def test_sudo_refused_is_auth_failed_and_nothing_runs(sshd, ssh_host, owner, key
     assert (result.status, result.error_class) == ("failed", "AuthFailed"), (result, text(lines))
     assert "sudo" in result.error_message
     assert not marker.exists()
+
+
+def test_a_job_writes_no_asyncssh_chatter_to_the_worker_log(sshd, ssh_host, owner, caplog):
+    host = ssh_host(hostname="quiet")
+    trust(host, owner, sshd)
+
+    with caplog.at_level(logging.INFO):
+        result, _ = execute(host, JobSpec(kind="command", command="true", timeout_seconds=30))
+
+    assert result.status == "succeeded"
+    chatter = [r.getMessage() for r in caplog.records if r.name.startswith("asyncssh") and r.levelno < logging.WARNING]
+    assert chatter == []
