@@ -351,3 +351,27 @@ def test_a_job_writes_no_asyncssh_chatter_to_the_worker_log(sshd, ssh_host, owne
     assert result.status == "succeeded"
     chatter = [r.getMessage() for r in caplog.records if r.name.startswith("asyncssh") and r.levelno < logging.WARNING]
     assert chatter == []
+
+
+def test_the_worker_keeps_at_most_its_connection_cap_closing_idle_ones(make_sshd, ssh_host, owner, monkeypatch):
+    from apps.jobs.executors.ssh_pool import runtime
+
+    pool = runtime().pool
+    runtime().call(_close_all(pool))
+    monkeypatch.setattr(pool, "max_connections", 1)
+    servers = [make_sshd(f"127.0.0.{n}") for n in (12, 13)]
+    hosts = [ssh_host(hostname=f"cap-{n}", address=s.addresses[0], server=s) for n, s in enumerate(servers)]
+    for host, server in zip(hosts, servers, strict=True):
+        trust(host, owner, server)
+
+    for host in (*hosts, hosts[0]):
+        assert execute(host, JobSpec(kind="command", command="true", timeout_seconds=30))[0].status == "succeeded"
+        assert len(pool.connections) == 1
+
+    # the first host's idle connection was closed for the second's, then opened again
+    assert [accepted_logins(server) for server in servers] == [2, 1]
+
+
+async def _close_all(pool) -> None:
+    for key in list(pool.connections):
+        pool._drop(key)
