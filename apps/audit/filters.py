@@ -1,11 +1,10 @@
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 import django_filters
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.core.filters import UtcDateTimeFilter
+from apps.core.filters import UtcDateTimeFilter, filter_whole_days
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -29,11 +28,7 @@ class AuditEventPageFilter(AuditEventFilter):
     date_to = django_filters.DateFilter(method="filter_date_to", label="To")
 
     def filter_date_from(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
-        return queryset.filter(created_at__gte=_start_of(value))
+        return filter_whole_days(queryset, "created_at", first=value)
 
     def filter_date_to(self, queryset: QuerySet[AuditEvent], name: str, value: date) -> QuerySet[AuditEvent]:
-        return queryset.filter(created_at__lt=_start_of(value + timedelta(days=1)))
-
-
-def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+        return filter_whole_days(queryset, "created_at", last=value)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import django_filters
 from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -46,3 +48,19 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     in UTC is a 400 naming the parameter, never a query."""
 
     field_class = UtcDateTimeField
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight at the start of `day` in the current time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def filter_whole_days(queryset: QuerySet, field: str, *, first: date | None = None,
+                      last: date | None = None) -> QuerySet:
+    """Rows whose `field` falls on the days from `first` to `last`, both inclusive (the
+    portal's date pickers). The last day has no day after it at date.max: no bound then."""
+    if first is not None:
+        queryset = queryset.filter(**{f"{field}__gte": start_of_day(first)})
+    if last is not None and last < date.max:
+        queryset = queryset.filter(**{f"{field}__lt": start_of_day(last + timedelta(days=1))})
+    return queryset

@@ -4,7 +4,7 @@ ended (the same presets); and status groups (the dashboard's cards link to them)
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import django_filters
@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
+from apps.core.filters import filter_whole_days
 from apps.engine.filters import InstanceFilter
 from apps.engine.models import WorkflowInstance
 from apps.engine.states import INSTANCE_FAILED, INSTANCE_UNFINISHED
@@ -63,16 +64,11 @@ class InstancePageFilter(InstanceFilter):
 
     # Whole days, both inclusive; ignored while a preset range is chosen.
     def filter_date_from(self, queryset: QuerySet[WorkflowInstance], name: str, value: date) -> QuerySet:
-        return queryset.filter(created_at__gte=_start_of(value)) if self._custom_dates() else queryset
+        return filter_whole_days(queryset, "created_at", first=value) if self._custom_dates() else queryset
 
     def filter_date_to(self, queryset: QuerySet[WorkflowInstance], name: str, value: date) -> QuerySet:
-        if not self._custom_dates():
-            return queryset
-        return queryset.filter(created_at__lt=_start_of(value + timedelta(days=1)))
+        return filter_whole_days(queryset, "created_at", last=value) if self._custom_dates() else queryset
 
     def _custom_dates(self) -> bool:
         return self.form.cleaned_data.get("range") in ("", None, CUSTOM)
 
-
-def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))

@@ -128,6 +128,13 @@ def test_invalid_filters_are_a_clear_400(logged_in, org):
         assert run_ids(response) == []
 
 
+def test_custom_dates_at_the_ends_of_the_calendar_are_not_a_500(logged_in, org):
+    run = make_instance(org, "succeeded")
+    response = logged_in.get(LIST, {"range": "custom", "date_from": "0001-01-01", "date_to": "9999-12-31"})
+    assert response.status_code == 200
+    assert run_ids(response) == [run.pk]
+
+
 def test_only_this_organizations_runs_and_workflows(logged_in, org, other_org):
     own = make_instance(org, "running")
     foreign_definition = make_definition(other_org, "globex-secret-flow")
