@@ -10,12 +10,13 @@ advance deletes it when it starts, so a wake during an advance sends another one
 
 from __future__ import annotations
 
-from functools import cache, partial
+from functools import partial
 
 import redis
 from celery import current_app
-from django.conf import settings
 from django.db import transaction
+
+from apps.core.messaging import redis_client
 
 ADVANCE_TASK = "apps.engine.tasks.instance_advance"
 TIMER_FIRE_TASK = "apps.engine.tasks.timer_fire_task"
@@ -26,11 +27,6 @@ def advance_hint_key(instance_id: int) -> str:
     return f"opsflow:advance:{instance_id}"
 
 
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
 def advance_send(instance_id: int) -> None:
     """The advance message itself, routed like the task (CELERY_TASK_ROUTES)."""
     current_app.send_task(ADVANCE_TASK, args=[instance_id])
@@ -39,7 +35,7 @@ def advance_send(instance_id: int) -> None:
 def instance_wake_now(instance_id: int) -> None:
     """Send an advance unless one is already queued; for callers that already committed."""
     try:
-        first = _redis().set(advance_hint_key(instance_id), 1, nx=True, ex=HINT_TTL_SECONDS)
+        first = redis_client().set(advance_hint_key(instance_id), 1, nx=True, ex=HINT_TTL_SECONDS)
     except redis.RedisError:
         first = True  # better one advance too many than a run that waits for the sweeper
     if first:

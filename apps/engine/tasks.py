@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import timedelta
-from functools import cache
 
 import redis
 from celery import shared_task
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from apps.automation.services import kill_switches_expire
 from apps.core import wake
+from apps.core.messaging import TASK_OPTIONS, redis_client
 from apps.engine.advance import advance
 from apps.engine.controls import instance_fail_worker_lost
 from apps.engine.models import WorkflowInstance
@@ -24,12 +24,7 @@ from apps.jobs.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
 
-TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
-
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 # Deliveries of an instance's advance that never returned (its worker process died in
@@ -42,7 +37,7 @@ def instance_advance(instance_id: int) -> None:
     """Tasks are acks_late with reject_on_worker_lost, so Celery redelivers an advance whose
     worker died, for ever if the advance itself kills it. The engine counts those deliveries
     itself (DESIGN §3): one that returns, normally or with an exception, clears the count."""
-    client = _redis()
+    client = redis_client()
     deliveries_key = f"opsflow:advance-deliveries:{instance_id}"
     try:  # one round trip: count this delivery, and let the next hint enqueue again
         deliveries = (client.pipeline(transaction=False).incr(deliveries_key).expire(deliveries_key, 3600)

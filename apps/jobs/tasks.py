@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import threading
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 import redis
@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from apps.core import wake
+from apps.core.messaging import TASK_OPTIONS, redis_client
 from apps.jobs.executors.process import process_is_celery_worker, stop_group
 from apps.jobs.models import Job, JobStatus
 from apps.jobs.runner import run_job
@@ -31,12 +32,7 @@ from apps.jobs.services import (
 
 logger = logging.getLogger(__name__)
 
-TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
-
-@cache
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 @shared_task(name="apps.jobs.tasks.jobs_drain", bind=True, **TASK_OPTIONS)
@@ -122,7 +118,7 @@ def _sweeping_without_gap() -> bool:
     whole timeout from the first sweep after the gap (a worker that really died on this
     machine is found sooner by its successor's reaper)."""
     try:
-        client = _redis()
+        client = redis_client()
         if not client.exists("opsflow:jobs-sweep:last"):  # the previous sweeps failed, or none ran
             client.set("opsflow:jobs-sweep:resumed", "1", ex=settings.OPSFLOW_JOB_HEARTBEAT_TIMEOUT)
             return False
@@ -133,14 +129,14 @@ def _sweeping_without_gap() -> bool:
 
 def _sweep_done() -> None:
     with contextlib.suppress(redis.RedisError):
-        _redis().set("opsflow:jobs-sweep:last", "1", ex=SWEEP_GAP_SECONDS)
+        redis_client().set("opsflow:jobs-sweep:last", "1", ex=SWEEP_GAP_SECONDS)
 
 
 def _first_wake(step_execution_id: int) -> bool:
     """At most one re-wake per step every OPSFLOW_STALL_SECONDS, so that a step waiting
     behind a busy worker does not pile up drain messages."""
     try:
-        return bool(_redis().set(f"opsflow:jobs-rewake:{step_execution_id}", 1, nx=True,
+        return bool(redis_client().set(f"opsflow:jobs-rewake:{step_execution_id}", 1, nx=True,
                                  ex=max(1, int(settings.OPSFLOW_STALL_SECONDS))))
     except redis.RedisError:
         return True

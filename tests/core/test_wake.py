@@ -10,6 +10,7 @@ from celery.signals import before_task_publish
 from django.db import transaction
 
 from apps.core import wake
+from apps.core.messaging import redis_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,10 +28,10 @@ def published() -> Iterator[list[tuple[str, str, list, float | None]]]:
             seen.append((sender, routing_key, args, headers.get("eta")))
 
     before_task_publish.connect(record, weak=False)
-    wake._redis().delete(wake.advance_hint_key(NO_INSTANCE))
+    redis_client().delete(wake.advance_hint_key(NO_INSTANCE))
     yield seen
     before_task_publish.disconnect(record)
-    wake._redis().delete(wake.advance_hint_key(NO_INSTANCE))
+    redis_client().delete(wake.advance_hint_key(NO_INSTANCE))
 
 
 def test_a_burst_of_wakes_sends_one_advance_by_name_after_commit(published):
@@ -44,7 +45,7 @@ def test_a_burst_of_wakes_sends_one_advance_by_name_after_commit(published):
     wake.instance_wake(NO_INSTANCE)  # the advance has not started yet: still one message
     assert len(published) == 1
 
-    wake._redis().delete(wake.advance_hint_key(NO_INSTANCE))  # what the advance does when it starts
+    redis_client().delete(wake.advance_hint_key(NO_INSTANCE))  # what the advance does when it starts
     wake.instance_wake(NO_INSTANCE)
     assert len(published) == 2
 

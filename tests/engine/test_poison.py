@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from apps.core import wake
+from apps.core.messaging import redis_client
 from apps.engine import tasks as engine_tasks
 from apps.engine.models import StepExecution
 from apps.jobs.models import Job, JobStatus
@@ -32,12 +33,12 @@ def running(make_workflow, run, localhost, monkeypatch):
     monkeypatch.setattr(wake, "advance_send", lambda instance_id: None)
     definition = make_workflow([{"id": "crash", "type": "command", "config": {"command": "sleep 30"}}])
     instance = run(definition, hosts=[localhost.pk])
-    engine_tasks._redis().delete(deliveries_key(instance))
+    redis_client().delete(deliveries_key(instance))
     return instance
 
 
 def test_a_delivery_that_returns_clears_the_count(running, advances):
-    client = engine_tasks._redis()
+    client = redis_client()
     client.set(deliveries_key(running), engine_tasks.MAX_LOST_DELIVERIES - 1)  # earlier deaths
 
     engine_tasks.instance_advance.apply(args=[running.pk]).get()
@@ -56,14 +57,14 @@ def test_an_advance_that_raises_is_not_a_lost_delivery(running, monkeypatch):
 
     running.refresh_from_db()
     assert running.status not in ("failed",)
-    assert engine_tasks._redis().get(deliveries_key(running)) is None
+    assert redis_client().get(deliveries_key(running)) is None
 
 
 def test_after_too_many_lost_deliveries_the_instance_fails_worker_lost(running, advances, localhost):
     from apps.engine.advance import advance
 
     advance(running.pk)  # the step starts: a job is queued for the host
-    client = engine_tasks._redis()
+    client = redis_client()
     client.set(deliveries_key(running), engine_tasks.MAX_LOST_DELIVERIES)  # five deliveries died in it
 
     engine_tasks.instance_advance.apply(args=[running.pk]).get()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from apps.jobs import tasks as jobs_tasks
+from apps.core.messaging import redis_client
 from apps.jobs.executors.base import JobSpec, JobSpecError
 from apps.jobs.models import Job, JobStatus, LogLine
 from apps.jobs.runner import run_job
@@ -159,7 +159,7 @@ def test_sweep_task_ends_stale_jobs(make_job, advance_hints, instance, settings)
 
 
 def sweeping_for_a_while() -> None:
-    client = jobs_tasks._redis()
+    client = redis_client()
     client.set("opsflow:jobs-sweep:last", "1", ex=30)
     client.delete("opsflow:jobs-sweep:resumed")
 
@@ -173,7 +173,7 @@ def test_after_a_sweep_gap_silence_is_not_death(make_job, advance_hints, instanc
     from django.utils import timezone
 
     silent = make_job(status=JobStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5))
-    client = jobs_tasks._redis()
+    client = redis_client()
     client.delete("opsflow:jobs-sweep:last", "opsflow:jobs-sweep:resumed")  # no sweep ran for a while
 
     jobs_sweep.apply().get()
