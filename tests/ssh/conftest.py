@@ -14,12 +14,13 @@ from apps.inventory.services import host_create
 from tests.engine.conftest import hook_server, make_workflow, run  # noqa: F401 (fixtures of the end-to-end tests)
 from tests.ssh.sshd import SSHD, TEST_PASSWORD, TEST_USER, SSHServer, ensure_test_user, keygen
 
-if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None:
-    pytest.skip("openssh-server is not installed (scripts/test-prerequisites installs it)", allow_module_level=True)
-
 
 @pytest.fixture(scope="session")
 def ssh_client_key(tmp_path_factory) -> Path:
+    # A missing server is a broken set-up, not a reason to pass quietly (make test installs it).
+    if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None:
+        pytest.fail("openssh-server is not installed: run scripts/test-prerequisites (as root) or "
+                    "apt-get install openssh-server")
     return keygen(tmp_path_factory.mktemp("ssh-client") / "id_ed25519")
 
 
@@ -50,7 +51,8 @@ def make_sshd(tmp_path, ssh_client_key) -> Iterator[Callable[..., SSHServer]]:
 @pytest.fixture(scope="session")
 def test_user() -> str:
     if not ensure_test_user():
-        pytest.skip("password and sudo tests create a local user: run as root")
+        pytest.fail(f"the password and sudo tests need the local user {TEST_USER}: run the suite as root "
+                    "once (it creates the user and its sudoers entry)")
     return TEST_USER
 
 
